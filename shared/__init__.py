@@ -1,0 +1,1 @@
+"""Code shared by every Hadath service: message schemas, settings, topic names and helpers."""

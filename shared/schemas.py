@@ -1,0 +1,179 @@
+"""Pydantic v2 models for every message on every topic, and for the indexed document.
+
+Each message carries ``schema_version``; a consumer validates the bytes it reads with
+``Model.model_validate_json`` and sends what fails to ``articles.deadletter``.
+
+Offsets (``start``/``end``) are Python string indices (Unicode code points) into the *original*
+story text (``IngestedArticle.body``), end exclusive.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+
+SCHEMA_VERSION = 1
+
+EntityLabel = Literal["PERS", "LOC", "ORG", "MISC"]
+ENTITY_LABELS: tuple[str, ...] = ("PERS", "LOC", "ORG", "MISC")
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    schema_version: int = SCHEMA_VERSION
+
+
+class RawArticle(_Message):
+    """What a producer sends to ``articles.raw`` (JSON object).
+
+    ``body`` is required and may be plain text, HTML or a whole scraped page (ingest splits
+    it). ``published_at`` may be ISO 8601 or an Arabic date ("الخميس 4 يناير 2024").
+    Unknown fields and wrong types are rejected (dead-lettered with the reason).
+    """
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    schema_version: int = SCHEMA_VERSION
+    id: StrictStr | None = None
+    source: StrictStr | None = None
+    url: StrictStr | None = None
+    title: StrictStr | None = None
+    body: StrictStr
+    published_at: StrictStr | None = None
+    category: StrictStr | None = None
+    language: StrictStr | None = None
+    content_type: Literal["text/plain", "text/html"] | None = None
+
+
+class IngestedArticle(_Message):
+    """One story after the gate (``articles.ingested``), keyed by ``article_id``.
+
+    ``body`` is the story text (HTML stripped, boilerplate removed): every later offset points
+    into it. ``parent_id`` links a story embedded in another page to that page's main story.
+    """
+
+    article_id: str
+    parent_id: str | None = None
+    source: str | None = None
+    url: str | None = None
+    title: str | None = None
+    body: str
+    published_at: datetime | None = None
+    ingested_at: datetime
+    language: str = "ar"
+    category: str | None = None
+    content_hash: str
+
+
+class Span(BaseModel):
+    """A ``[start, end)`` span of the original story text."""
+
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+
+
+class NormalizedArticle(IngestedArticle):
+    """``articles.normalized``: the ingested story plus its normalized forms.
+
+    ``normalized_body[i]`` comes from ``body[body_offsets[i]]``; ``len(body_offsets) ==
+    len(normalized_body) + 1`` (the last entry is ``len(body)``). Sentences and tokens are spans
+    of the original ``body``. ``signature`` is the near-duplicate signature (hex).
+    """
+
+    normalized_title: str = ""
+    normalized_body: str
+    body_offsets: list[int]
+    sentences: list[Span] = Field(default_factory=list)
+    tokens: list[Span] = Field(default_factory=list)
+    signature: str | None = None
+
+
+class Entity(BaseModel):
+    """A named entity mention: ``text == body[start:end]``; ``normalized`` is its canonical key."""
+
+    text: str
+    label: EntityLabel
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    normalized: str
+    score: float | None = None
+
+
+class GeoPoint(BaseModel):
+    """WGS84 coordinates in decimal degrees."""
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class Place(BaseModel):
+    """A LOC entity linked to a gazetteer entry (GeoNames id, ISO 3166-1 alpha-2 country code)."""
+
+    name: str
+    geonameid: int | None = None
+    country_code: str | None = None
+    location: GeoPoint | None = None
+    feature: Literal["country", "city", "region", "other"] | None = None
+
+
+class DateMention(BaseModel):
+    """A date expression resolved to an ISO 8601 value (``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``)."""
+
+    text: str
+    value: str
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+
+
+class EnrichedArticle(NormalizedArticle):
+    """``articles.enriched``: the normalized story plus what extract found."""
+
+    entities: list[Entity] = Field(default_factory=list)
+    places: list[Place] = Field(default_factory=list)
+    dates: list[DateMention] = Field(default_factory=list)
+    duplicate_of: str | None = None
+    recognizer: str | None = None
+
+
+class EventDocument(BaseModel):
+    """The Elasticsearch document (``_id`` = ``article_id``), the contract's document fields."""
+
+    article_id: str
+    parent_id: str | None = None
+    source: str | None = None
+    url: str | None = None
+    title: str | None = None
+    body: str
+    published_at: datetime | None = None
+    ingested_at: datetime
+    language: str
+    category: str | None = None
+    entities: list[Entity] = Field(default_factory=list)
+    places: list[Place] = Field(default_factory=list)
+    dates: list[DateMention] = Field(default_factory=list)
+    duplicate_of: str | None = None
+
+    @classmethod
+    def from_enriched(cls, art: EnrichedArticle) -> "EventDocument":
+        """Project an enriched message onto the document fields."""
+        return cls.model_validate(art.model_dump(include=set(cls.model_fields)))
+
+
+class DeadLetter(_Message):
+    """``articles.deadletter``: a message a stage could not process, with the reason.
+
+    ``payload`` is the original message whole: its UTF-8 text, or base64 of its bytes when they
+    are not valid UTF-8 (``payload_encoding`` says which). ``key`` likewise.
+    """
+
+    stage: Literal["feed", "ingest", "normalize", "extract", "index"]
+    error_type: str
+    error_message: str
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    key: str | None = None
+    payload: str
+    payload_encoding: Literal["utf-8", "base64"] = "utf-8"
+    failed_at: datetime

@@ -1,0 +1,73 @@
+"""The one settings class of Hadath: every environment variable name is derived from it.
+
+Each field ``foo_bar`` is read from ``HADATH_FOO_BAR``; nothing else in the code base types a
+setting name by hand.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_home() -> Path:
+    """Folder for downloads, server state, logs and pid files (outside git)."""
+    return Path.home() / ".cache" / "hadath"
+
+
+class Settings(BaseSettings):
+    """Runtime settings, read from ``HADATH_*`` environment variables (frozen once read).
+
+    Attributes:
+        kafka_bootstrap: Kafka bootstrap servers, ``host:port[,host:port]`` (``HADATH_KAFKA_BOOTSTRAP``).
+        es_url: Elasticsearch URL (``HADATH_ES_URL``).
+        index_alias: alias that search and Kibana use; the concrete index is ``<alias>-v1``
+            (``HADATH_INDEX_ALIAS``).
+        topic_prefix: prefix put before every topic name, for isolated test runs
+            (``HADATH_TOPIC_PREFIX``).
+        topic_partitions: partitions of every topic this project creates (``HADATH_TOPIC_PARTITIONS``).
+        group_prefix: prefix of every consumer group / Faust app id (``HADATH_GROUP_PREFIX``).
+        home: folder for local infrastructure downloads, data, logs and pid files (``HADATH_HOME``).
+        max_message_bytes: largest record ``hadath feed`` sends and the broker accepts, in bytes
+            (``HADATH_MAX_MESSAGE_BYTES``).
+        recognizer: entity recognizer the extract service uses: ``crf`` (the shipped offline
+            model), ``gazetteer`` (places only) or ``camel`` (CAMeL Tools BERT)
+            (``HADATH_RECOGNIZER``).
+        ner_model_dir: folder of a CAMeL Tools / Hugging Face token-classification model for the
+            ``camel`` recognizer (``HADATH_NER_MODEL_DIR``).
+        index_batch_size: documents per Elasticsearch bulk request (``HADATH_INDEX_BATCH_SIZE``).
+        index_batch_seconds: longest wait to fill a bulk batch, seconds (``HADATH_INDEX_BATCH_SECONDS``).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="HADATH_", frozen=True, extra="ignore")
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    es_url: str = "http://127.0.0.1:9200"
+    index_alias: str = "hadath-events"
+    topic_prefix: str = ""
+    topic_partitions: int = Field(default=8, ge=1)
+    group_prefix: str = "hadath"
+    home: Path = Field(default_factory=_default_home)
+    max_message_bytes: int = Field(default=1_000_000, ge=1024)
+    recognizer: str = "crf"
+    ner_model_dir: Path | None = None
+    index_batch_size: int = Field(default=500, ge=1)
+    index_batch_seconds: float = Field(default=1.0, gt=0)
+
+    @property
+    def index_name(self) -> str:
+        """Concrete index behind the alias (``<alias>-v1``)."""
+        return f"{self.index_alias}-v1"
+
+    def group_id(self, service: str) -> str:
+        """Consumer group (and Faust app id) of ``service``, e.g. ``hadath-extract``."""
+        return f"{self.group_prefix}-{service}"
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets ``field`` of :class:`Settings` (``HADATH_<FIELD>``)."""
+    if field not in Settings.model_fields:
+        raise KeyError(field)
+    return f"{Settings.model_config['env_prefix']}{field.upper()}"
