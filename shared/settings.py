@@ -71,3 +71,12 @@ def env_name(field: str) -> str:
     if field not in Settings.model_fields:
         raise KeyError(field)
     return f"{Settings.model_config['env_prefix']}{field.upper()}"
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """Environment variables that reproduce ``settings`` in a child process (unset fields omitted)."""
+    env = {}
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            env[env_name(name)] = str(value)
+    return env

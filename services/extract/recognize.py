@@ -22,3 +22,39 @@ class Recognizer(Protocol):
     def recognize_batch(self, texts: Sequence[str]) -> list[list[Entity]]:
         """Entities of each text, in order of ``start``; offsets are indices into that text."""
         ...
+
+
+def merge_entities(primary: list[Entity], extra: list[Entity]) -> list[Entity]:
+    """``primary`` plus every entity of ``extra`` that overlaps none of them, sorted by start."""
+    taken = [(e.start, e.end) for e in primary]
+    merged = list(primary)
+    for e in extra:
+        if all(e.end <= s or e.start >= t for s, t in taken):
+            merged.append(e)
+            taken.append((e.start, e.end))
+    return sorted(merged, key=lambda e: (e.start, e.end))
+
+
+def get_recognizer(name: str, *, model_dir: str | None = None) -> Recognizer:
+    """The recognizer called ``name`` (``Settings.recognizer``).
+
+    ``crf``: the shipped offline CRF model (:mod:`services.extract.ner.crf`);
+    ``gazetteer``: places only (:mod:`services.extract.places`);
+    ``camel``: CAMeL Tools' BERT NER from ``model_dir`` (needs ``pip install '.[bert]'``).
+
+    Raises:
+        ValueError: for an unknown name.
+    """
+    if name == "crf":
+        from services.extract.ner.crf import CrfRecognizer
+
+        return CrfRecognizer()
+    if name == "gazetteer":
+        from services.extract.places import GazetteerRecognizer
+
+        return GazetteerRecognizer()
+    if name == "camel":
+        from services.extract.ner.camel import CamelRecognizer
+
+        return CamelRecognizer(model_dir)
+    raise ValueError(f"unknown recognizer {name!r}: choose crf, gazetteer or camel (HADATH_RECOGNIZER)")

@@ -1,0 +1,259 @@
+"""``hadath``: the command line of the pipeline (infra, services, feed, status, search, demo, NER)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from shared.settings import Settings
+
+SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
+DEMO_QUERY = "بغداد"
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Hadath: Arabic news → searchable events.")
+infra_app = typer.Typer(no_args_is_help=True, help="Local Kafka and Elasticsearch (java processes).")
+services_app = typer.Typer(no_args_is_help=True, help="The four Faust services as background processes.")
+app.add_typer(infra_app, name="infra")
+app.add_typer(services_app, name="services")
+console = Console(stderr=True)
+out = Console()
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+@infra_app.command("up")
+def infra_up(timeout_seconds: float = typer.Option(900, help="How long to wait for both servers.")) -> None:
+    """Assemble (first run) and start Kafka and Elasticsearch; wait until both answer."""
+    from shared import infra
+
+    infra.up(_settings(), timeout_seconds=timeout_seconds, progress=console.print)
+    console.print("[green]Kafka and Elasticsearch are up[/green]")
+
+
+@infra_app.command("down")
+def infra_down() -> None:
+    """Stop the local Kafka and Elasticsearch."""
+    from shared import infra
+
+    infra.down(_settings())
+    console.print("Kafka and Elasticsearch stopped")
+
+
+@infra_app.command("status")
+def infra_status(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Whether the local Kafka and Elasticsearch run and answer."""
+    from shared import infra
+
+    st = infra.status(_settings())
+    if as_json:
+        out.print_json(data=st)
+        return
+    for name, s in st.items():
+        out.print(f"{name}: {'running' if s.get('running') else 'stopped'} {s.get('address', '')} {s.get('version', '')}")
+    if not all(s.get("running") for s in st.values()):
+        raise typer.Exit(1)
+
+
+@services_app.command("up")
+def services_up(extract_workers: int = typer.Option(1, "--extract-workers", min=1, help="Extract worker processes.")) -> None:
+    """Start ingest, normalize, N extract workers and index; wait until they joined their groups."""
+    from shared import services
+
+    services.up(_settings(), extract_workers=extract_workers, progress=console.print)
+
+
+@services_app.command("down")
+def services_down() -> None:
+    """Stop the services."""
+    from shared import services
+
+    services.down(_settings(), progress=console.print)
+
+
+@services_app.command("status")
+def services_status(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Which service processes run (pid, log file)."""
+    from shared import services
+
+    st = services.status(_settings())
+    if as_json:
+        out.print_json(data=st)
+        return
+    for name, s in st.items():
+        out.print(f"{name:12} {'running' if s['running'] else 'STOPPED':8} pid {s['pid']}  log {s['log']}")
+
+
+def _feed(paths: list[Path], source: str | None) -> "object":
+    from shared.feed import feed
+
+    with Progress(TextColumn("feeding"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                  TimeElapsedColumn(), console=console, transient=False) as bar:
+        task = bar.add_task("", total=None)
+        report = feed(paths, _settings(), source=source,
+                      on_record=lambda rec: bar.update(task, advance=1, description=rec.origin[-60:]))
+    return report
+
+
+@app.command("feed")
+def feed_cmd(paths: Annotated[list[Path], typer.Argument(help="JSON Lines, JSON, text or HTML files, or folders.")],
+             source: Annotated[Optional[str], typer.Option(help="source name for text/HTML files")] = None) -> None:
+    """Send articles to articles.raw, with a progress bar; prints how many were sent and refused."""
+    try:
+        report = _feed(paths, source)
+    except FileNotFoundError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2)
+    for reason in report.reasons:
+        console.print(f"[yellow]refused[/yellow] {reason}")
+    out.print(f"sent {report.sent}, refused {report.refused}")
+    if report.refused:
+        raise typer.Exit(1)
+
+
+@app.command("status")
+def status_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Per topic end offsets, per service consumer-group lag, index count, dead-letter count."""
+    st = _pipeline_status()
+    if as_json:
+        out.print_json(data=st)
+        return
+    table = Table("service", "consumes", "group", "members", "committed", "lag")
+    for name, g in st["groups"].items():
+        table.add_row(name, g["topic"], g["group"], str(g["members"]), str(g["committed"]), str(g["lag"]))
+    out.print(table)
+    topics = Table("topic", "partitions", "messages (end offset)")
+    for name, t in st["topics"].items():
+        topics.add_row(name, str(t["partitions"]), str(t["end_offset"]))
+    out.print(topics)
+    out.print(f"index {st['index']['alias']}: {st['index']['count']} documents; dead letters: {st['deadletter']}")
+
+
+def _pipeline_status() -> dict:
+    from shared.es import client
+    from shared.kafka_admin import pipeline_status
+    from shared.topics import Topics
+
+    settings = _settings()
+    st = pipeline_status(settings)
+    es = client(settings)
+    count = None
+    if es.indices.exists_alias(name=settings.index_alias):
+        count = es.count(index=settings.index_alias)["count"]
+    st["index"] = {"alias": settings.index_alias, "count": count}
+    st["deadletter"] = st["topics"][Topics.from_settings(settings).deadletter]["end_offset"]
+    return st
+
+
+@app.command("search")
+def search_cmd(
+    query: Annotated[Optional[str], typer.Argument(help="words to find (any Arabic spelling)")] = None,
+    entity: Annotated[Optional[list[str]], typer.Option("--entity", help="LABEL:VALUE, e.g. LOC:بغداد (repeatable)")] = None,
+    source: Annotated[Optional[list[str]], typer.Option("--source", help="only this source (repeatable)")] = None,
+    since: Annotated[Optional[str], typer.Option(help="published on or after YYYY-MM-DD")] = None,
+    until: Annotated[Optional[str], typer.Option(help="published on or before YYYY-MM-DD")] = None,
+    size: int = typer.Option(10, min=0, max=1000),
+    as_json: bool = typer.Option(False, "--json", help="print the contract's JSON shape"),
+) -> None:
+    """Full-text search with facets (entities by label, source)."""
+    from shared.es import client
+    from shared.search import parse_entity_filter, search
+
+    try:
+        filters = [parse_entity_filter(spec) for spec in entity or []]
+        since_d = date.fromisoformat(since) if since else None
+        until_d = date.fromisoformat(until) if until else None
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2)
+    settings = _settings()
+    result = search(client(settings), settings, query, entities=filters, sources=source or [],
+                    since=since_d, until=until_d, size=size)
+    if as_json:
+        sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+        return
+    print_result(result)
+
+
+def print_result(result: dict) -> None:
+    """Print hits and facets as tables."""
+    out.print(f"[bold]{result['total']}[/bold] documents")
+    hits = Table("score", "title", "source", "published", "entities")
+    for h in result["hits"]:
+        ents = ", ".join(sorted({f"{e['label']}:{e['normalized']}" for e in h["entities"]})[:6])
+        hits.add_row(f"{h['score'] or 0:.2f}", h["title"] or "", h["source"] or "", (h["published_at"] or "")[:10], ents)
+    out.print(hits)
+    for name, buckets in result["facets"].items():
+        if buckets:
+            out.print(f"[bold]{name}[/bold]: " + "  ".join(f"{b['value']} ({b['count']})" for b in buckets))
+
+
+@app.command("demo")
+def demo(extract_workers: int = typer.Option(1, "--extract-workers", min=1),
+         query: str = typer.Option(DEMO_QUERY, help="the search printed at the end"),
+         timeout_seconds: float = typer.Option(600)) -> None:
+    """The main job: infra up, services up, feed the shipped samples, wait until indexed, search."""
+    from shared import infra, services
+    from shared.es import client, ensure_index
+    from shared.kafka_admin import wait_until_idle
+    from shared.search import search
+
+    settings = _settings()
+    console.rule("1/5 Kafka and Elasticsearch")
+    infra.up(settings, timeout_seconds=timeout_seconds, progress=console.print)
+    es = client(settings)
+    ensure_index(es, settings)
+    console.rule("2/5 services")
+    services.up(settings, extract_workers=extract_workers, progress=console.print)
+    console.rule("3/5 feeding the sample articles")
+    report = _feed([SAMPLES_DIR / "articles.jsonl", SAMPLES_DIR / "page.txt"], "sample-page")
+    console.print(f"sent {report.sent}, refused {report.refused}")
+    console.rule("4/5 waiting until everything is indexed")
+    started = time.monotonic()
+    wait_until_idle(settings, timeout_seconds=timeout_seconds,
+                    on_poll=lambda st: console.print(f"  lag: " + ", ".join(f"{k} {v['lag']}" for k, v in st["groups"].items())))
+    es.indices.refresh(index=settings.index_alias)
+    console.print(f"indexed {es.count(index=settings.index_alias)['count']} documents "
+                  f"({time.monotonic() - started:.1f} s after feeding)")
+    console.rule(f"5/5 hadath search {query}")
+    print_result(search(es, settings, query, size=5))
+    console.print("\nThe pipeline keeps running. Try: [bold]hadath search \"الأمم المتحدة\"[/bold], "
+                  "[bold]hadath status[/bold], [bold]hadath feed FILE[/bold]. Stop it with [bold]make down[/bold] "
+                  "(hadath services down && hadath infra down).")
+
+
+@app.command("train-ner")
+def train_ner(train: Annotated[Path, typer.Argument(help="CoNLL 'word TAG' training file")],
+              out_path: Annotated[Optional[Path], typer.Option("--out", help="model file to write")] = None) -> None:
+    """Train the offline CRF recognizer (see services/extract/ner/model/MODEL_CARD.md)."""
+    from services.extract.ner.train import train_main
+
+    out.print_json(data=train_main(train, out_path))
+
+
+@app.command("eval-ner")
+def eval_ner(gold: Annotated[Path, typer.Argument(help="CoNLL 'word TAG' gold file")],
+             as_json: bool = typer.Option(False, "--json")) -> None:
+    """Entity-level precision, recall and F1 (conlleval rules) of the configured recognizer."""
+    from services.extract.ner.evaluate import eval_main
+
+    raise typer.Exit(eval_main(gold, as_json))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""Kafka administration with kafka-python: topic creation, end offsets and consumer-group lag."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from shared.settings import Settings
+from shared.topics import Topics
+
+SERVICES = ("ingest", "normalize", "extract", "index")
+
+
+def _admin(settings: Settings) -> KafkaAdminClient:
+    return KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="hadath-admin",
+                            request_timeout_ms=30_000)
+
+
+def ensure_topics(settings: Settings) -> list[str]:
+    """Create the five pipeline topics (``settings.topic_partitions`` partitions, replication 1).
+
+    Existing topics are left as they are. Returns the names created now.
+    """
+    topics = Topics.from_settings(settings)
+    admin = _admin(settings)
+    try:
+        existing = set(admin.list_topics())
+        wanted = [NewTopic(name=t, num_partitions=settings.topic_partitions, replication_factor=1,
+                           topic_configs={"max.message.bytes": str(max(settings.max_message_bytes * 2, 1_048_588))})
+                  for t in topics.all() if t not in existing]
+        created = []
+        for topic in wanted:
+            try:
+                admin.create_topics([topic])
+                created.append(topic.name)
+            except TopicAlreadyExistsError:
+                pass
+        return created
+    finally:
+        admin.close()
+
+
+def input_topic(topics: Topics, service: str) -> str:
+    """The topic ``service`` consumes."""
+    return {"ingest": topics.raw, "normalize": topics.ingested, "extract": topics.normalized,
+            "index": topics.enriched}[service]
+
+
+def pipeline_status(settings: Settings) -> dict[str, Any]:
+    """Per topic: partitions and summed end offset; per service: committed offsets and lag.
+
+    Shape: ``{"topics": {name: {"partitions": int, "end_offset": int}}, "groups": {service:
+    {"group": str, "topic": str, "committed": int, "lag": int, "members": int}}}``.
+    """
+    topics = Topics.from_settings(settings)
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
+                             request_timeout_ms=30_000)
+    admin = _admin(settings)
+    try:
+        out: dict[str, Any] = {"topics": {}, "groups": {}}
+        ends: dict[TopicPartition, int] = {}
+        for name in topics.all():
+            parts = consumer.partitions_for_topic(name) or set()
+            tps = [TopicPartition(name, p) for p in sorted(parts)]
+            end = consumer.end_offsets(tps) if tps else {}
+            ends.update(end)
+            out["topics"][name] = {"partitions": len(tps), "end_offset": sum(end.values())}
+        described = {}
+        groups = [settings.group_id(s) for s in SERVICES]
+        try:
+            for d in admin.describe_consumer_groups(groups):
+                described[d.group] = len(d.members)
+        except Exception:  # noqa: BLE001 - status must still print offsets
+            pass
+        for service in SERVICES:
+            group, topic = settings.group_id(service), input_topic(topics, service)
+            committed_offsets = admin.list_consumer_group_offsets(group)
+            committed = lag = 0
+            for tp, end in ends.items():
+                if tp.topic != topic:
+                    continue
+                meta = committed_offsets.get(tp)
+                done = meta.offset if meta is not None and meta.offset >= 0 else 0
+                committed += done
+                lag += max(end - done, 0)
+            out["groups"][service] = {"group": group, "topic": topic, "committed": committed,
+                                      "lag": lag, "members": described.get(group, 0)}
+        return out
+    finally:
+        consumer.close()
+        admin.close()
+
+
+def wait_until_idle(settings: Settings, *, timeout_seconds: float = 600, poll_seconds: float = 2.0,
+                    on_poll=None) -> dict[str, Any]:
+    """Wait until every service's lag is 0 on two polls in a row; returns the last status.
+
+    Raises:
+        TimeoutError: when the pipeline still has lag after ``timeout_seconds``.
+    """
+    deadline = time.monotonic() + timeout_seconds
+    quiet = 0
+    while True:
+        status = pipeline_status(settings)
+        if on_poll:
+            on_poll(status)
+        lag = sum(g["lag"] for g in status["groups"].values())
+        quiet = quiet + 1 if lag == 0 else 0
+        if quiet >= 2:
+            return status
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"pipeline still has {lag} messages of lag after {timeout_seconds:.0f} s: {status['groups']}")
+        time.sleep(poll_seconds)

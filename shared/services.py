@@ -1,0 +1,153 @@
+"""``hadath services up|down|status``: the four services as background processes.
+
+Each runs ``python -m services.<name>`` with the caller's environment (so the same ``HADATH_*``
+settings), logging to ``<home>/logs/<group_prefix>/<name>.log`` with its pid in
+``<home>/run/<group_prefix>/<name>.pid``; extract runs as ``extract-1`` … ``extract-N``, one
+consumer group.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from shared.kafka_admin import SERVICES, ensure_topics
+from shared.settings import Settings, settings_env
+
+STOP_GRACE_SECONDS = 20.0
+
+
+def _dirs(settings: Settings) -> tuple[Path, Path]:
+    run = settings.home / "run" / settings.group_prefix
+    logs = settings.home / "logs" / settings.group_prefix
+    run.mkdir(parents=True, exist_ok=True)
+    logs.mkdir(parents=True, exist_ok=True)
+    return run, logs
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    try:  # a zombie child counts as gone
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return True
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def process_names(extract_workers: int) -> list[str]:
+    """``["ingest", "normalize", "extract-1", …, "extract-N", "index"]``."""
+    return ["ingest", "normalize", *[f"extract-{i}" for i in range(1, extract_workers + 1)], "index"]
+
+
+def up(settings: Settings, *, extract_workers: int = 1, wait_seconds: float = 180, progress=print) -> list[str]:
+    """Create the topics, start every service not already running, wait until each joined
+    its consumer group. Returns the names started now.
+
+    Raises:
+        RuntimeError: a service exited at start (its log tail is in the message) or did not
+            join its group within ``wait_seconds``.
+    """
+    ensure_topics(settings)
+    run, logs = _dirs(settings)
+    started = []
+    for name in process_names(extract_workers):
+        pid = _read_pid(run / f"{name}.pid")
+        if pid and _alive(pid):
+            continue
+        module = "services." + name.split("-")[0]
+        log = open(logs / f"{name}.log", "ab")
+        proc = subprocess.Popen([sys.executable, "-m", module], stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True,
+                                env={**os.environ, **settings_env(settings)})
+        (run / f"{name}.pid").write_text(str(proc.pid))
+        started.append(name)
+        progress(f"started {name} (pid {proc.pid}, log {logs / f'{name}.log'})")
+    if started:
+        _wait_joined(settings, extract_workers, wait_seconds, progress)
+    return started
+
+
+def _wait_joined(settings: Settings, extract_workers: int, wait_seconds: float, progress) -> None:
+    from kafka import KafkaAdminClient
+
+    want = {settings.group_id(s): (extract_workers if s == "extract" else 1) for s in SERVICES}
+    run, logs = _dirs(settings)
+    deadline = time.monotonic() + wait_seconds
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="hadath-services")
+    try:
+        while True:
+            for name in process_names(extract_workers):
+                pid = _read_pid(run / f"{name}.pid")
+                if not pid or not _alive(pid):
+                    tail = (logs / f"{name}.log").read_text(errors="replace")[-3000:]
+                    raise RuntimeError(f"service {name} exited at start; end of its log:\n{tail}")
+            try:
+                got = {d.group: (len(d.members) if d.state == "Stable" else 0)
+                       for d in admin.describe_consumer_groups(list(want))}
+            except Exception:  # noqa: BLE001 - group coordinator may not be ready yet
+                got = {}
+            if all(got.get(g, 0) >= n for g, n in want.items()):
+                progress("all services joined their consumer groups")
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"services did not join their consumer groups within {wait_seconds:.0f} s: {got}")
+            time.sleep(1.0)
+    finally:
+        admin.close()
+
+
+def down(settings: Settings, *, progress=print) -> list[str]:
+    """Stop every service of this ``group_prefix`` (SIGTERM, SIGKILL after a grace period)."""
+    run, _ = _dirs(settings)
+    stopped = []
+    pids = {}
+    for pid_file in sorted(run.glob("*.pid")):
+        pid = _read_pid(pid_file)
+        if pid and _alive(pid):
+            os.killpg(pid, signal.SIGTERM) if _is_group_leader(pid) else os.kill(pid, signal.SIGTERM)
+            pids[pid_file.stem] = pid
+        else:
+            pid_file.unlink(missing_ok=True)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for name, pid in pids.items():
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        (run / f"{name}.pid").unlink(missing_ok=True)
+        stopped.append(name)
+        progress(f"stopped {name} (pid {pid})")
+    return stopped
+
+
+def _is_group_leader(pid: int) -> bool:
+    try:
+        return os.getpgid(pid) == pid
+    except OSError:
+        return False
+
+
+def status(settings: Settings) -> dict[str, Any]:
+    """``{name: {"pid": int, "running": bool, "log": str}}`` for every known service process."""
+    run, logs = _dirs(settings)
+    out = {}
+    for pid_file in sorted(run.glob("*.pid")):
+        pid = _read_pid(pid_file)
+        out[pid_file.stem] = {"pid": pid, "running": bool(pid and _alive(pid)),
+                              "log": str(logs / f"{pid_file.stem}.log")}
+    return out
