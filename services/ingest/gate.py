@@ -1,0 +1,397 @@
+"""The ingest gate: one raw Kafka message value in, validated stories out (no Kafka here).
+
+``process_raw(value, ingested_at=..., default_source=None, max_body_chars=1_000_000)`` turns
+the bytes of one ``articles.raw`` message into a list of ``IngestedArticle`` (the page's main
+story first, then any story embedded in it), or raises ``Rejected`` with a machine code
+(``error_type``) and a message a person can act on; the service sends the original message and
+that reason to ``articles.deadletter`` and goes on.
+
+Steps, in order (the first failure rejects the message):
+
+=====================  ==================  ==================================================
+step                   error_type          notes
+=====================  ==================  ==================================================
+size of the bytes      ``too_large``       more than ``6 * max_body_chars + 64 KiB`` bytes
+                                           (no body under the limit can be that big, even
+                                           with every character ``\\uXXXX``-escaped)
+UTF-8 (strict)         ``invalid_utf8``    a leading UTF-8 BOM is accepted and dropped
+JSON                   ``invalid_json``    message gives line, column, char offset; says
+                                           when the text ends early (truncated)
+a JSON object          ``not_an_object``   an array, string, number... is refused
+``RawArticle`` model   ``schema``          missing ``body``, wrong types, unknown fields,
+                                           an unsupported ``schema_version``: every field
+                                           error is listed by field name
+body size              ``too_large``       ``len(body)`` (characters, as sent) over
+                                           ``max_body_chars``
+blank body             ``empty_body``      also when nothing is left after HTML and
+                                           boilerplate removal
+declared language      ``unsupported_language``  ``language`` given and not Arabic
+                                           (``ar``, ``ara``, ``arb``, ``ar-XX``, ``arabic``)
+detected language      ``unsupported_language``  fewer than half of the letters are
+                                           Arabic-script letters (``arabic_ratio``)
+=====================  ==================  ==================================================
+
+What is fixed rather than refused:
+
+- HTML (``content_type == "text/html"``, or no ``content_type`` and the body contains markup):
+  converted to text by ``markup.html_to_text`` (script/style and page chrome dropped, entities
+  unescaped, one paragraph a line). A title with markup or entities is cleaned the same way; a
+  missing title is taken from the page's ``<h1>``/``<title>``.
+- Line ends ``\\r\\n``/``\\r`` and the Unicode line/paragraph separators U+2028/U+2029
+  become ``\\n`` (one paragraph a line, as the rest of the pipeline expects).
+- The page is split into stories and boilerplate lines are removed (``pages.split_page``).
+- ``published_at``: ISO 8601, else an Arabic date (``dates.parse_published_at``), stored in
+  UTC. **An unparseable date does not reject the article**: ``published_at`` is ``None``
+  (the index sorts such stories by ``ingested_at``), a warning naming the value is logged on
+  the ``services.ingest.gate`` logger and passed to ``on_warning(code, message)`` when given
+  (code ``"unparsed_date"``), so the service can count it.
+
+Each story gets:
+
+- ``article_id``: see ``ids`` (normalized URL, else source + external id, else a hash of
+  source + title + main body; embedded stories: parent id + position); 20 hex digits.
+- ``parent_id``: ``None`` for the main story; the main story's ``article_id`` for an embedded
+  one.
+- ``content_hash``: SHA-256 hex of the whitespace-collapsed body.
+- ``source``: the message's ``source``, else ``default_source``; ``url``: the message's URL (for
+  an embedded story: the page it was found on); ``language``: ``"ar"``.
+- Embedded stories have their own title and body, ``published_at=None`` and
+  ``category=None``: the page says nothing reliable about when or under what section that
+  other story appeared.
+
+Exact duplicates: ``RecentHashes`` remembers the last N content hashes in one worker, so a
+story sent twice in a row is forwarded once. That is only an optimisation; the durable
+guarantee is the index's document ``_id`` = ``article_id``, which makes a re-sent or replayed
+story overwrite itself instead of duplicating.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from pydantic import ValidationError
+
+from shared.schemas import SCHEMA_VERSION, IngestedArticle, RawArticle
+
+from . import ids
+from .dates import parse_published_at
+from .markup import html_to_text, looks_like_html, parse_html
+from .pages import split_page
+
+__all__ = [
+    "Rejected",
+    "RecentHashes",
+    "process_raw",
+    "arabic_ratio",
+    "DEFAULT_MAX_BODY_CHARS",
+    "MIN_ARABIC_RATIO",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_BODY_CHARS = 1_000_000
+MIN_ARABIC_RATIO = 0.5
+_ARABIC_CODES = {"ar", "ara", "arb", "arabic", "العربية", "عربي"}
+_JSON_KIND = {dict: "object", list: "array", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
+
+
+class Rejected(Exception):
+    """A message the gate refuses. ``error_type`` is a short machine code (``invalid_utf8``,
+    ``invalid_json``, ``not_an_object``, ``schema``, ``empty_body``, ``unsupported_language``,
+    ``too_large``); ``message`` (also ``str(exc)``) says what was wrong, where, and what to do."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"Rejected({self.error_type!r}, {self.message!r})"
+
+
+class RecentHashes:
+    """A bounded LRU set of content hashes (``size`` entries, default 100 000 ≈ 20 MB).
+
+    ``seen(h)`` records ``h`` and returns whether it was already there (a hit also makes it
+    the most recent). ``h in recent`` only looks; ``add(h)`` only records — use these to record
+    a hash after the story was really sent on, so a failed send is not taken for a duplicate.
+    Per worker and in memory: the durable duplicate guarantee is Elasticsearch's ``_id``.
+    """
+
+    def __init__(self, size: int = 100_000) -> None:
+        if size < 1:
+            raise ValueError(f"RecentHashes size must be at least 1, got {size}")
+        self.size = size
+        self._items: OrderedDict[str, None] = OrderedDict()
+
+    def seen(self, content_hash: str) -> bool:
+        if content_hash in self._items:
+            self._items.move_to_end(content_hash)
+            return True
+        self.add(content_hash)
+        return False
+
+    def add(self, content_hash: str) -> None:
+        self._items[content_hash] = None
+        self._items.move_to_end(content_hash)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def __contains__(self, content_hash: object) -> bool:
+        return content_hash in self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def _is_arabic_letter(ch: str) -> bool:
+    o = ord(ch)
+    return (
+        0x0600 <= o <= 0x06FF
+        or 0x0750 <= o <= 0x077F
+        or 0x08A0 <= o <= 0x08FF
+        or 0xFB50 <= o <= 0xFDFF
+        or 0xFE70 <= o <= 0xFEFF
+    )
+
+
+def arabic_ratio(text: str) -> float:
+    """Share of Arabic-script letters among all letters of ``text`` (0.0 when it has none)."""
+    letters = arabic = 0
+    for ch in text:
+        if ch.isalpha():
+            letters += 1
+            if _is_arabic_letter(ch):
+                arabic += 1
+    return arabic / letters if letters else 0.0
+
+
+def _short(value: object, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _schema_message(err: ValidationError) -> str:
+    allowed = ", ".join(RawArticle.model_fields)
+    problems: list[str] = []
+    for e in err.errors():
+        field = ".".join(str(p) for p in e["loc"]) or "(message)"
+        kind = e["type"]
+        given = e.get("input")
+        got = _JSON_KIND.get(type(given), type(given).__name__)
+        if kind == "missing":
+            hint = " — every article needs its text in 'body'" if field == "body" else ""
+            problems.append(f"'{field}' is required but missing{hint}")
+        elif kind == "extra_forbidden":
+            problems.append(f"'{field}' is not a known field (remove it; allowed fields: {allowed})")
+        elif kind == "string_type":
+            problems.append(f"'{field}' must be a string (or null), got {got} {_short(given)}")
+        elif kind in {"int_type", "int_parsing", "int_from_float"}:
+            problems.append(f"'{field}' must be an integer, got {got} {_short(given)}")
+        elif kind == "literal_error":
+            problems.append(f"'{field}': {e['msg']}, got {got} {_short(given)}")
+        else:
+            problems.append(f"'{field}': {e['msg']} (got {got} {_short(given)})")
+    return f"the message does not match the RawArticle schema: {'; '.join(problems)}"
+
+
+def _decode(value: bytes) -> str:
+    try:
+        return value.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        bad = value[e.start : e.end]
+        cut = " — the message looks truncated" if e.reason == "unexpected end of data" else ""
+        raise Rejected(
+            "invalid_utf8",
+            f"the message is not valid UTF-8: {e.reason} (byte {bad[:4].hex(' ')} at byte offset "
+            f"{e.start} of {len(value)}){cut}; producers must send JSON encoded as UTF-8 — re-encode "
+            "the text (e.g. from Windows-1256 or Latin-1) before sending",
+        ) from None
+
+
+def _parse_json(text: str) -> object:
+    if not text.strip():
+        raise Rejected("invalid_json", "the message is empty; send one JSON object per message")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        truncated = e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated string")
+        why = (
+            "the text ends before the JSON does — the message looks truncated; send the whole object"
+            if truncated
+            else "fix the JSON at that position"
+        )
+        raise Rejected(
+            "invalid_json",
+            f"the message is not valid JSON: {e.msg} (line {e.lineno}, column {e.colno}, "
+            f"character {e.pos} of {len(text)}); {why}",
+        ) from None
+    except RecursionError:
+        raise Rejected("invalid_json", "the message's JSON is nested too deeply to parse") from None
+
+
+def _clean_title(title: str | None) -> str | None:
+    if title is None:
+        return None
+    if "<" in title or "&" in title:
+        title = html_to_text(title)
+    title = ids.collapse_ws(title)
+    return title or None
+
+
+def _normalize_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n")
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def process_raw(
+    value: bytes,
+    *,
+    ingested_at: datetime,
+    default_source: str | None = None,
+    max_body_chars: int = DEFAULT_MAX_BODY_CHARS,
+    on_warning: Callable[[str, str], None] | None = None,
+) -> list[IngestedArticle]:
+    """Validate and split one raw message.
+
+    ``value``: the Kafka message value (bytes; a ``str`` is taken as already decoded).
+    ``ingested_at``: when the gate received it (naive means UTC; stored in UTC; also the base
+    for relative dates). ``default_source``: used when the message has no ``source``.
+    ``max_body_chars``: the largest ``body`` accepted, in characters. ``on_warning(code,
+    message)``: told about fixable problems that do not reject the message (``unparsed_date``).
+
+    Returns one ``IngestedArticle`` per story, main story first (never an empty list).
+    Raises ``Rejected`` (see the module docstring for each ``error_type``).
+    """
+    ingested_at = _as_utc(ingested_at)
+
+    if isinstance(value, str):
+        text = value
+    else:
+        value = bytes(value)
+        limit_bytes = 6 * max_body_chars + 65_536
+        if len(value) > limit_bytes:
+            raise Rejected(
+                "too_large",
+                f"the message is {len(value):,} bytes, more than any article with a body of at most "
+                f"{max_body_chars:,} characters can take; split the article or raise the ingest limit",
+            )
+        text = _decode(value)
+
+    obj = _parse_json(text)
+    if not isinstance(obj, dict):
+        kind = _JSON_KIND.get(type(obj), type(obj).__name__)
+        extra = f" with {len(obj)} items" if isinstance(obj, list) else ""
+        raise Rejected(
+            "not_an_object",
+            f"expected a JSON object with at least a 'body' field, got a JSON {kind}{extra}; "
+            "send each article as its own message",
+        )
+
+    try:
+        raw = RawArticle.model_validate(obj)
+    except ValidationError as e:
+        raise Rejected("schema", _schema_message(e)) from None
+    if raw.schema_version != SCHEMA_VERSION:
+        raise Rejected(
+            "schema",
+            f"'schema_version' {raw.schema_version} is not supported by this ingest (it reads "
+            f"version {SCHEMA_VERSION}); send version {SCHEMA_VERSION} or omit the field",
+        )
+
+    if len(raw.body) > max_body_chars:
+        raise Rejected(
+            "too_large",
+            f"'body' has {len(raw.body):,} characters, more than the limit of {max_body_chars:,}; "
+            "split the article or raise the ingest limit (max_body_chars)",
+        )
+    if not raw.body.strip():
+        raise Rejected("empty_body", "'body' is blank (only whitespace); send the article text in 'body'")
+
+    if raw.language is not None and raw.language.strip().lower().split("-")[0] not in _ARABIC_CODES:
+        raise Rejected(
+            "unsupported_language",
+            f"the message declares 'language' {raw.language!r}; Hadath indexes Arabic news only "
+            "(send Arabic text, with 'language' 'ar' or no 'language')",
+        )
+
+    body = _normalize_newlines(raw.body)
+    title = _clean_title(raw.title)
+    is_html = raw.content_type == "text/html" or (raw.content_type is None and looks_like_html(body))
+    if is_html:
+        body, page_title = parse_html(body)
+        if title is None:
+            title = page_title
+
+    stories = split_page(body)
+    main = stories[0]
+    if not main.body.strip():
+        what = "HTML markup and page boilerplate" if is_html else "page boilerplate (bylines, tag lines, link lists)"
+        raise Rejected(
+            "empty_body",
+            f"no story text is left in 'body' after removing {what}; send the article text in 'body'",
+        )
+
+    ratio = arabic_ratio("\n".join(s.body for s in stories))
+    if ratio < MIN_ARABIC_RATIO:
+        raise Rejected(
+            "unsupported_language",
+            f"the body is not Arabic: only {ratio:.0%} of its letters are Arabic script (at least "
+            f"{MIN_ARABIC_RATIO:.0%} needed); Hadath indexes Arabic news only",
+        )
+
+    published_at = parse_published_at(raw.published_at, relative_to=ingested_at)
+    if raw.published_at is not None and raw.published_at.strip() and published_at is None:
+        msg = (
+            f"'published_at' {raw.published_at!r} is neither ISO 8601 nor a readable Arabic date; "
+            "the article is kept with published_at=None"
+        )
+        logger.warning(msg)
+        if on_warning is not None:
+            on_warning("unparsed_date", msg)
+
+    source = (raw.source if raw.source is not None else default_source) or None
+    source = source.strip() or None if source else None
+    url = raw.url.strip() or None if raw.url else None
+    category = raw.category.strip() or None if raw.category else None
+
+    main_id = ids.article_id(url=url, source=source, external_id=raw.id, title=title, body=main.body)
+    out = [
+        IngestedArticle(
+            article_id=main_id,
+            parent_id=None,
+            source=source,
+            url=url,
+            title=title,
+            body=main.body,
+            published_at=published_at,
+            ingested_at=ingested_at,
+            language="ar",
+            category=category,
+            content_hash=ids.content_hash(main.body),
+        )
+    ]
+    for position, story in enumerate(stories[1:], start=1):
+        out.append(
+            IngestedArticle(
+                article_id=ids.embedded_id(main_id, position),
+                parent_id=main_id,
+                source=source,
+                url=url,
+                title=story.title,
+                body=story.body,
+                published_at=None,
+                ingested_at=ingested_at,
+                language="ar",
+                category=None,
+                content_hash=ids.content_hash(story.body),
+            )
+        )
+    return out
