@@ -11,108 +11,15 @@ it afterwards.
 from __future__ import annotations
 
 import json
-import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
-from shared import infra, services
-from shared.es import client, ensure_index
-from shared.feed import FeedReport, feed
-from shared.kafka_admin import wait_until_idle
-from shared.schemas import DeadLetter
-from shared.search import search
+from shared import infra
+from shared.sandbox import Pipeline, cleanup, start
 from shared.settings import Settings
-from shared.topics import Topics
 
 pytestmark = pytest.mark.integration
-
-
-@dataclass
-class Pipeline:
-    """A running, isolated pipeline: its settings and helpers to feed, wait and look."""
-
-    settings: Settings
-
-    @property
-    def topics(self) -> Topics:
-        return Topics.from_settings(self.settings)
-
-    def feed(self, *paths: Path, source: str | None = None) -> FeedReport:
-        return feed(list(paths), self.settings, source=source)
-
-    def send_raw(self, *values: bytes) -> None:
-        """Send raw bytes to ``articles.raw`` as a producer would (no checks)."""
-        producer = KafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all")
-        for v in values:
-            producer.send(self.topics.raw, value=v)
-        producer.flush()
-        producer.close()
-
-    def wait(self, timeout_seconds: float = 300) -> None:
-        wait_until_idle(self.settings, timeout_seconds=timeout_seconds, poll_seconds=1.0)
-        self.es.indices.refresh(index=self.settings.index_alias)
-
-    @property
-    def es(self):
-        return client(self.settings)
-
-    def count(self) -> int:
-        return self.es.count(index=self.settings.index_alias)["count"]
-
-    def docs(self) -> list[dict]:
-        resp = self.es.search(index=self.settings.index_alias, size=10_000, query={"match_all": {}})
-        return [h["_source"] | {"_id": h["_id"]} for h in resp["hits"]["hits"]]
-
-    def search(self, query: str | None, **kwargs) -> dict:
-        return search(self.es, self.settings, query, **kwargs)
-
-    def dead_letters(self, expected: int = 0, timeout_seconds: float = 30) -> list[DeadLetter]:
-        """Every record of the dead-letter topic (waits until at least ``expected`` arrived)."""
-        consumer = KafkaConsumer(self.topics.deadletter, bootstrap_servers=self.settings.kafka_bootstrap,
-                                 auto_offset_reset="earliest", enable_auto_commit=False,
-                                 consumer_timeout_ms=3000, group_id=None)
-        got: list[DeadLetter] = []
-        deadline = time.monotonic() + timeout_seconds
-        try:
-            while True:
-                for msg in consumer:
-                    got.append(DeadLetter.model_validate_json(msg.value))
-                if len(got) >= expected or time.monotonic() > deadline:
-                    return got
-        finally:
-            consumer.close()
-
-
-def _isolated_settings() -> Settings:
-    tag = "t" + uuid.uuid4().hex[:8]
-    base = Settings()
-    return base.model_copy(update={"topic_prefix": f"{tag}.", "group_prefix": f"hadath-{tag}",
-                                   "index_alias": f"hadath-{tag}"})
-
-
-def _cleanup(settings: Settings) -> None:
-    services.down(settings, progress=lambda *_: None)
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    try:
-        existing = set(admin.list_topics())
-        mine = [t for t in existing if t.startswith(settings.topic_prefix) or t.startswith(settings.group_prefix)]
-        if mine:
-            admin.delete_topics(mine)
-        for group in [settings.group_id(s) for s in ("ingest", "normalize", "extract", "index")]:
-            try:
-                admin.delete_consumer_groups([group])
-            except Exception:  # noqa: BLE001 - best effort
-                pass
-    finally:
-        admin.close()
-    es = client(settings)
-    es.options(ignore_status=404).indices.delete(index=f"{settings.index_alias}-*")
-    es.options(ignore_status=404).indices.delete_index_template(name=settings.index_alias)
 
 
 @pytest.fixture(scope="session")
@@ -126,18 +33,16 @@ def infrastructure() -> Settings:
 @pytest.fixture
 def make_pipeline(infrastructure) -> Iterator:
     """Factory: ``make_pipeline(extract_workers=1, **settings_overrides)`` → running :class:`Pipeline`."""
-    started: list[Settings] = []
+    started: list[Pipeline] = []
 
     def make(extract_workers: int = 1, **overrides) -> Pipeline:
-        settings = _isolated_settings().model_copy(update=overrides)
-        started.append(settings)
-        ensure_index(client(settings), settings)
-        services.up(settings, extract_workers=extract_workers, progress=lambda *_: None)
-        return Pipeline(settings)
+        pipe = start(extract_workers, **overrides)
+        started.append(pipe)
+        return pipe
 
     yield make
-    for settings in started:
-        _cleanup(settings)
+    for pipe in started:
+        cleanup(pipe.settings)
 
 
 def jsonl_bytes(*objs: dict) -> list[bytes]:

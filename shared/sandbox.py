@@ -1,0 +1,120 @@
+"""An isolated pipeline on the real Kafka and Elasticsearch: its own topics (a unique
+``HADATH_TOPIC_PREFIX``), consumer groups (``HADATH_GROUP_PREFIX``) and index
+(``HADATH_INDEX_ALIAS``), with the four services running as real processes. Used by the
+integration tests and the benchmarks; removed whole by :func:`cleanup`.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+
+from shared import services
+from shared.es import client, ensure_index
+from shared.feed import FeedReport, feed
+from shared.kafka_admin import SERVICES, wait_until_idle
+from shared.schemas import DeadLetter
+from shared.search import search
+from shared.settings import Settings
+from shared.topics import Topics
+
+
+@dataclass
+class Pipeline:
+    """A running, isolated pipeline: its settings and helpers to feed, wait and look."""
+
+    settings: Settings
+
+    @property
+    def topics(self) -> Topics:
+        return Topics.from_settings(self.settings)
+
+    def feed(self, *paths: Path, source: str | None = None) -> FeedReport:
+        return feed(list(paths), self.settings, source=source)
+
+    def send_raw(self, *values: bytes) -> None:
+        """Send raw bytes to ``articles.raw`` as a producer would (no checks)."""
+        producer = KafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all")
+        for v in values:
+            producer.send(self.topics.raw, value=v)
+        producer.flush()
+        producer.close()
+
+    def wait(self, timeout_seconds: float = 300) -> None:
+        wait_until_idle(self.settings, timeout_seconds=timeout_seconds, poll_seconds=1.0)
+        self.es.indices.refresh(index=self.settings.index_alias)
+
+    @property
+    def es(self):
+        return client(self.settings)
+
+    def count(self) -> int:
+        return self.es.count(index=self.settings.index_alias)["count"]
+
+    def docs(self) -> list[dict]:
+        resp = self.es.search(index=self.settings.index_alias, size=10_000, query={"match_all": {}})
+        return [h["_source"] | {"_id": h["_id"]} for h in resp["hits"]["hits"]]
+
+    def search(self, query: str | None, **kwargs) -> dict:
+        return search(self.es, self.settings, query, **kwargs)
+
+    def dead_letters(self, expected: int = 0, timeout_seconds: float = 30) -> list[DeadLetter]:
+        """Every record of the dead-letter topic (waits until at least ``expected`` arrived)."""
+        consumer = KafkaConsumer(self.topics.deadletter, bootstrap_servers=self.settings.kafka_bootstrap,
+                                 auto_offset_reset="earliest", enable_auto_commit=False,
+                                 consumer_timeout_ms=3000, group_id=None)
+        got: list[DeadLetter] = []
+        deadline = time.monotonic() + timeout_seconds
+        try:
+            while True:
+                for msg in consumer:
+                    got.append(DeadLetter.model_validate_json(msg.value))
+                if len(got) >= expected or time.monotonic() > deadline:
+                    return got
+        finally:
+            consumer.close()
+
+
+def isolated_settings() -> Settings:
+    """Default settings with a unique topic prefix, group prefix and index alias."""
+    tag = "t" + uuid.uuid4().hex[:8]
+    base = Settings()
+    return base.model_copy(update={"topic_prefix": f"{tag}.", "group_prefix": f"hadath-{tag}",
+                                   "index_alias": f"hadath-{tag}"})
+
+
+def cleanup(settings: Settings) -> None:
+    """Stop the services of ``settings`` and delete its topics, groups, index and template."""
+    services.down(settings, progress=lambda *_: None)
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        existing = set(admin.list_topics())
+        mine = [t for t in existing if t.startswith(settings.topic_prefix) or t.startswith(settings.group_prefix)]
+        if mine:
+            admin.delete_topics(mine)
+        for group in [settings.group_id(s) for s in SERVICES]:
+            try:
+                admin.delete_consumer_groups([group])
+            except Exception:  # noqa: BLE001 - best effort
+                pass
+    finally:
+        admin.close()
+    es = client(settings)
+    es.options(ignore_status=404).indices.delete(index=f"{settings.index_alias}-*")
+    es.options(ignore_status=404).indices.delete_index_template(name=settings.index_alias)
+
+
+def start(extract_workers: int = 1, **overrides) -> Pipeline:
+    """Isolated settings (``overrides`` applied), index and topics created, services started."""
+    settings = isolated_settings().model_copy(update=overrides)
+    ensure_index(client(settings), settings)
+    try:
+        services.up(settings, extract_workers=extract_workers, progress=lambda *_: None)
+    except Exception:
+        cleanup(settings)
+        raise
+    return Pipeline(settings)
