@@ -1,0 +1,275 @@
+"""Unit tests of the pure parts of shared.infra (no servers, no downloads)."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+from pathlib import Path
+
+import pytest
+
+from shared import infra
+from shared.settings import Settings
+
+
+def _settings(tmp_path: Path, **kw) -> Settings:
+    return Settings(home=tmp_path / "home", **kw)
+
+
+# ---------------------------------------------------------------- .env / versions
+
+
+def test_repo_env_file_names_both_versions():
+    versions = infra.read_versions(infra.ENV_FILE, environ={})
+    assert versions.kafka.startswith("4.")
+    assert versions.elasticsearch.startswith("9.")
+
+
+def test_read_env_file_syntax(tmp_path):
+    env = tmp_path / ".env"
+    env.write_text(
+        "# comment\n\nKAFKA_VERSION=4.1.1\nexport ELASTICSEARCH_VERSION='9.5.3'\n"
+        'QUOTED="a b"\nTRAILING=1.2 # note\nnot a pair\n',
+        encoding="utf-8",
+    )
+    assert infra.read_env_file(env) == {
+        "KAFKA_VERSION": "4.1.1",
+        "ELASTICSEARCH_VERSION": "9.5.3",
+        "QUOTED": "a b",
+        "TRAILING": "1.2",
+    }
+
+
+def test_environment_wins_over_env_file(tmp_path):
+    env = tmp_path / ".env"
+    env.write_text("KAFKA_VERSION=4.1.1\nELASTICSEARCH_VERSION=9.5.3\n", encoding="utf-8")
+    v = infra.read_versions(env, environ={"KAFKA_VERSION": "4.2.0"})
+    assert v == infra.Versions(kafka="4.2.0", elasticsearch="9.5.3")
+
+
+def test_missing_or_bad_version_is_a_clear_error(tmp_path):
+    env = tmp_path / ".env"
+    env.write_text("KAFKA_VERSION=4.1.1\n", encoding="utf-8")
+    with pytest.raises(RuntimeError, match="ELASTICSEARCH_VERSION"):
+        infra.read_versions(env, environ={})
+    env.write_text("KAFKA_VERSION=4.1.1; rm -rf /\nELASTICSEARCH_VERSION=9.5.3\n", encoding="utf-8")
+    with pytest.raises(RuntimeError, match="not a version"):
+        infra.read_versions(env, environ={})
+
+
+# ---------------------------------------------------------------- addresses, layout
+
+
+@pytest.mark.parametrize(
+    ("bootstrap", "expected"),
+    [
+        ("127.0.0.1:9092", ("127.0.0.1", 9092)),
+        ("localhost:19092,other:9092", ("localhost", 19092)),
+        ("PLAINTEXT://127.0.0.1:9095", ("127.0.0.1", 9095)),
+        ("somehost", ("somehost", 9092)),
+    ],
+)
+def test_kafka_address(tmp_path, bootstrap, expected):
+    assert infra.kafka_address(_settings(tmp_path, kafka_bootstrap=bootstrap)) == expected
+
+
+def test_es_address(tmp_path):
+    assert infra.es_address(_settings(tmp_path)) == ("127.0.0.1", 9200)
+    assert infra.es_address(_settings(tmp_path, es_url="http://localhost:19200/")) == ("localhost", 19200)
+    assert infra.es_address(_settings(tmp_path, es_url="http://eshost")) == ("eshost", 9200)
+
+
+def test_layout_stays_under_home(tmp_path):
+    s = _settings(tmp_path)
+    lay = infra.layout(s, infra.Versions(kafka="4.1.1", elasticsearch="9.5.3"))
+    home = (tmp_path / "home").resolve()
+    assert lay.home == home
+    assert lay.kafka_libs == home / "dist" / "kafka-4.1.1" / "libs"
+    assert lay.es_dist == home / "dist" / "elasticsearch-9.5.3"
+    assert lay.pid_file("kafka") == home / "run" / "kafka.pid"
+    assert lay.out_file("elasticsearch") == home / "logs" / "elasticsearch.out"
+    for p in (lay.m2, lay.kafka_data, lay.es_data, lay.es_tmp, lay.plugin_build):
+        assert home in p.parents
+
+
+# ---------------------------------------------------------------- rendered configs
+
+
+def _props(text: str) -> dict[str, str]:
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#") and "=" in line:
+            k, _, v = line.partition("=")
+            out[k.strip()] = v.strip()
+    return out
+
+
+def test_kafka_properties_single_node_kraft(tmp_path):
+    text = infra.kafka_properties(_settings(tmp_path), tmp_path / "data" / "kafka")
+    assert "@" not in text.replace("1@127.0.0.1", "")
+    p = _props(text)
+    assert p["process.roles"] == "broker,controller"
+    assert p["listeners"] == "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"
+    assert p["advertised.listeners"] == "PLAINTEXT://127.0.0.1:9092"
+    assert p["controller.quorum.voters"] == "1@127.0.0.1:9093"
+    assert p["log.dirs"] == str(tmp_path / "data" / "kafka")
+    assert p["num.partitions"] == "8"
+    assert p["auto.create.topics.enable"] == "true"
+    assert p["group.initial.rebalance.delay.ms"] == "0"
+    for key in ("offsets.topic.replication.factor", "transaction.state.log.replication.factor",
+                "default.replication.factor", "transaction.state.log.min.isr"):
+        assert p[key] == "1"
+    assert p["message.max.bytes"] == "10485760"
+    assert int(p["replica.fetch.max.bytes"]) >= int(p["message.max.bytes"])
+
+
+def test_kafka_properties_follow_settings(tmp_path):
+    s = _settings(tmp_path, kafka_bootstrap="localhost:19092", topic_partitions=3,
+                  max_message_bytes=20 * 1024 * 1024)
+    p = _props(infra.kafka_properties(s, tmp_path))
+    assert p["listeners"] == "PLAINTEXT://localhost:19092,CONTROLLER://localhost:19093"
+    assert p["num.partitions"] == "3"
+    assert p["message.max.bytes"] == str(20 * 1024 * 1024)
+    assert p["replica.fetch.max.bytes"] == str(20 * 1024 * 1024)
+
+
+def test_elasticsearch_yml(tmp_path):
+    text = infra.elasticsearch_yml(_settings(tmp_path), tmp_path / "d", tmp_path / "l")
+    lines = {ln.split(":", 1)[0]: ln.split(":", 1)[1].strip() for ln in text.splitlines()
+             if ln and not ln.startswith("#") and ":" in ln}
+    assert lines["discovery.type"] == "single-node"
+    assert lines["network.host"] == "127.0.0.1"
+    assert lines["http.port"] == "9200"
+    assert lines["xpack.security.enabled"] == "false"
+    assert lines["cluster.routing.allocation.disk.threshold_enabled"] == "false"
+    assert lines["action.auto_create_index"] == "true"
+    assert lines["path.data"] == str(tmp_path / "d")
+    assert lines["path.logs"] == str(tmp_path / "l")
+    assert "@" not in text
+
+
+def test_plugin_descriptor_and_sources():
+    text = infra.plugin_descriptor("9.5.3")
+    p = _props(text)
+    assert p["version"] == p["elasticsearch.version"] == "9.5.3"
+    assert p["name"] == infra.PLUGIN_NAME
+    assert p["classname"] == "org.hadath.analysis.HadathAnalysisPlugin"
+    names = {src.name for src in infra.plugin_sources()}
+    assert "HadathAnalysisPlugin.java" in names
+    assert infra.plugin_fingerprint("9.5.3") == infra.plugin_fingerprint("9.5.3")
+    assert infra.plugin_fingerprint("9.5.3") != infra.plugin_fingerprint("9.2.4")
+
+
+def test_plugin_registers_stock_names_only_missing_from_the_server():
+    src = (infra.PLUGIN_DIR / "src" / "org" / "hadath" / "analysis" / "HadathAnalysisPlugin.java").read_text()
+    for name in ("mapping", "pattern_replace", "decimal_digit", "arabic_normalization",
+                 "persian_normalization", "arabic_stem"):
+        assert f'"{name}"' in src
+    # the integ-test server already has these: registering them again breaks the node start
+    for name in ("stop", "lowercase", "standard"):
+        assert f'put("{name}"' not in src and f'singleton("{name}"' not in src
+
+
+def test_render_refuses_unfilled_placeholders():
+    assert infra.render("a=@A@", {"A": 1}) == "a=1"
+    with pytest.raises(ValueError, match="@B@"):
+        infra.render("a=@A@ b=@B@", {"A": 1})
+
+
+def test_kafka_command(tmp_path):
+    lay = infra.layout(_settings(tmp_path), infra.Versions(kafka="4.1.1", elasticsearch="9.5.3"))
+    cmd = infra.kafka_command(Path("/jdk/bin/java"), lay)
+    assert cmd[0] == "/jdk/bin/java"
+    assert "-Xms512m" in cmd and "-Xmx1024m" in cmd
+    assert any(c.startswith("-Dlog4j2.configurationFile=") for c in cmd)
+    assert cmd[-2:] == ["kafka.Kafka", str(lay.kafka_config)]
+    assert cmd[cmd.index("-cp") + 1] == str(lay.kafka_libs / "*")
+
+
+# ---------------------------------------------------------------- java discovery
+
+
+def test_java_version_from_release_file(tmp_path):
+    (tmp_path / "release").write_text('IMPLEMENTOR="x"\nJAVA_VERSION="25.0.1"\n')
+    assert infra.java_version(tmp_path) == 25
+    (tmp_path / "release").write_text('JAVA_VERSION="17.0.15"\n')
+    assert infra.java_version(tmp_path) == 17
+    assert infra.java_version(tmp_path / "missing") is None
+
+
+def test_find_jdk_names_what_to_install(monkeypatch):
+    monkeypatch.setattr(infra, "java_home_candidates", lambda: [])
+    with pytest.raises(RuntimeError, match="JDK 21\\+.*Maven"):
+        infra.find_jdk(21, need_javac=True)
+
+
+# ---------------------------------------------------------------- Kafka probe
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_kafka_metadata_nothing_listening():
+    assert infra.kafka_metadata("127.0.0.1", _free_port(), timeout_seconds=1.0) is None
+
+
+def test_kafka_metadata_parses_a_v4_response():
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = srv.getsockname()[1]
+    seen = {}
+
+    def serve():
+        conn, _ = srv.accept()
+        with conn:
+            size = struct.unpack(">i", conn.recv(4))[0]
+            req = b""
+            while len(req) < size:
+                req += conn.recv(size - len(req))
+            api_key, version, corr = struct.unpack_from(">hhi", req, 0)
+            seen.update(api_key=api_key, version=version)
+            host = b"127.0.0.1"
+            body = struct.pack(">ii", corr, 0)  # correlation id, throttle
+            body += struct.pack(">i", 1) + struct.pack(">ih", 1, len(host)) + host + struct.pack(">ih", 9092, -1)
+            body += struct.pack(">h", 4) + b"abcd" + struct.pack(">i", 1) + struct.pack(">i", 0)
+            conn.sendall(struct.pack(">i", len(body)) + body)
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        meta = infra.kafka_metadata("127.0.0.1", port, timeout_seconds=5.0)
+    finally:
+        t.join(5)
+        srv.close()
+    assert seen == {"api_key": 3, "version": 4}
+    assert meta == {"brokers": 1, "cluster_id": "abcd", "controller_id": 1}
+
+
+def test_kafka_metadata_rejects_a_non_kafka_server():
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = srv.getsockname()[1]
+
+    def serve():
+        conn, _ = srv.accept()
+        with conn:
+            conn.recv(1024)
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        assert infra.kafka_metadata("127.0.0.1", port, timeout_seconds=5.0) is None
+    finally:
+        t.join(5)
+        srv.close()
+
+
+def test_main_usage():
+    assert infra.main(["bogus"]) == 2
