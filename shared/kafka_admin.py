@@ -50,6 +50,16 @@ def input_topic(topics: Topics, service: str) -> str:
             "index": topics.enriched}[service]
 
 
+def group_members(admin: KafkaAdminClient, groups: list[str]) -> dict[str, int]:
+    """Members of each consumer group that is ``Stable`` (0 while it rebalances or is empty)."""
+    try:
+        described = admin.describe_groups(groups)
+    except Exception:  # noqa: BLE001 - the group coordinator may not be ready yet
+        return {}
+    return {g: (len(d.get("members") or []) if d.get("group_state") == "Stable" else 0)
+            for g, d in described.items()}
+
+
 def pipeline_status(settings: Settings) -> dict[str, Any]:
     """Per topic: partitions and summed end offset; per service: committed offsets and lag.
 
@@ -69,16 +79,12 @@ def pipeline_status(settings: Settings) -> dict[str, Any]:
             end = consumer.end_offsets(tps) if tps else {}
             ends.update(end)
             out["topics"][name] = {"partitions": len(tps), "end_offset": sum(end.values())}
-        described = {}
         groups = [settings.group_id(s) for s in SERVICES]
-        try:
-            for d in admin.describe_consumer_groups(groups):
-                described[d.group] = len(d.members)
-        except Exception:  # noqa: BLE001 - status must still print offsets
-            pass
+        described = group_members(admin, groups)
+        all_committed = admin.list_group_offsets(groups)
         for service in SERVICES:
             group, topic = settings.group_id(service), input_topic(topics, service)
-            committed_offsets = admin.list_consumer_group_offsets(group)
+            committed_offsets = all_committed.get(group) or {}
             committed = lag = 0
             for tp, end in ends.items():
                 if tp.topic != topic:

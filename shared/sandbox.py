@@ -96,11 +96,10 @@ def cleanup(settings: Settings) -> None:
         mine = [t for t in existing if t.startswith(settings.topic_prefix) or t.startswith(settings.group_prefix)]
         if mine:
             admin.delete_topics(mine)
-        for group in [settings.group_id(s) for s in SERVICES]:
-            try:
-                admin.delete_consumer_groups([group])
-            except Exception:  # noqa: BLE001 - best effort
-                pass
+        try:
+            admin.delete_groups([settings.group_id(s) for s in SERVICES])
+        except Exception:  # noqa: BLE001 - best effort
+            pass
     finally:
         admin.close()
     es = client(settings)

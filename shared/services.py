@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from shared.kafka_admin import SERVICES, ensure_topics
+from shared.kafka_admin import SERVICES, ensure_topics, group_members
 from shared.settings import Settings, settings_env
 
 STOP_GRACE_SECONDS = 20.0
@@ -96,11 +96,7 @@ def _wait_joined(settings: Settings, extract_workers: int, wait_seconds: float, 
                 if not pid or not _alive(pid):
                     tail = (logs / f"{name}.log").read_text(errors="replace")[-3000:]
                     raise RuntimeError(f"service {name} exited at start; end of its log:\n{tail}")
-            try:
-                got = {d.group: (len(d.members) if d.state == "Stable" else 0)
-                       for d in admin.describe_consumer_groups(list(want))}
-            except Exception:  # noqa: BLE001 - group coordinator may not be ready yet
-                got = {}
+            got = group_members(admin, list(want))
             if all(got.get(g, 0) >= n for g, n in want.items()):
                 progress("all services joined their consumer groups")
                 return

@@ -65,6 +65,8 @@ def make_app(service: str, settings: Settings) -> faust.App:
     The app id, and so the consumer group, is ``settings.group_id(service)``; every consumer of
     one service shares it, so ``N`` extract workers split the partitions between them.
     """
+    datadir = settings.home / "faust" / settings.group_id(service)
+    datadir.mkdir(parents=True, exist_ok=True)
     return faust.App(
         settings.group_id(service),
         broker=broker_urls(settings),
@@ -79,7 +81,7 @@ def make_app(service: str, settings: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         broker_commit_every=100,
         broker_commit_interval=1.0,
-        datadir=str(settings.home / "faust" / service),
+        datadir=str(datadir),
     )
 
 
