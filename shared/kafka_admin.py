@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -13,6 +14,10 @@ from shared.settings import Settings
 from shared.topics import Topics
 
 SERVICES = ("ingest", "normalize", "extract", "index")
+
+# kafka-python warns on every describe of a Faust group (it cannot decode Faust's member
+# metadata); the member count we need is unaffected.
+logging.getLogger("kafka.admin._groups").setLevel(logging.ERROR)
 
 
 def _admin(settings: Settings) -> KafkaAdminClient:

@@ -103,7 +103,7 @@ def cleanup(settings: Settings) -> None:
     finally:
         admin.close()
     es = client(settings)
-    es.options(ignore_status=404).indices.delete(index=f"{settings.index_alias}-*")
+    es.options(ignore_status=404).indices.delete(index=settings.index_name)
     es.options(ignore_status=404).indices.delete_index_template(name=settings.index_alias)
 
 
