@@ -10,11 +10,13 @@ from the one normalization table in :mod:`shared.arabic`.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from elasticsearch import Elasticsearch
 
 from shared.arabic import es_char_filter_mappings
+from shared.neardup import band_keys
 from shared.schemas import ENTITY_LABELS, EnrichedArticle, EventDocument
 from shared.settings import Settings
 
@@ -64,6 +66,8 @@ def mappings() -> dict[str, Any]:
             "title": _text_field(), "body": _text_field(),
             "published_at": {"type": "date"}, "ingested_at": {"type": "date"},
             "language": keyword, "category": keyword, "duplicate_of": keyword,
+            "dedup_keys": keyword,
+            "signature": {"type": "keyword", "index": False, "doc_values": False},
             "entities": {"properties": {
                 "text": keyword, "label": keyword, "normalized": keyword,
                 "start": {"type": "integer"}, "end": {"type": "integer"},
@@ -111,7 +115,16 @@ def document(article: EnrichedArticle) -> dict[str, Any]:
         if e.normalized and e.normalized not in keys[e.label]:
             keys[e.label].append(e.normalized)
     doc["entity_keys"] = keys
+    doc["signature"] = article.signature
+    doc["dedup_keys"] = band_keys(article.signature) if article.signature else []
     return doc
+
+
+def seen_key(ingested_at: str | datetime, article_id: str) -> str:
+    """Sort key of "first seen" for near-duplicates: ISO UTC ``ingested_at`` (µs) + ``|`` + id."""
+    if isinstance(ingested_at, str):
+        ingested_at = datetime.fromisoformat(ingested_at.replace("Z", "+00:00"))
+    return ingested_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "|" + article_id
 
 
 def client(settings: Settings, **kwargs: Any) -> Elasticsearch:

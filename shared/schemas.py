@@ -78,7 +78,8 @@ class NormalizedArticle(IngestedArticle):
 
     ``normalized_body[i]`` comes from ``body[body_offsets[i]]``; ``len(body_offsets) ==
     len(normalized_body) + 1`` (the last entry is ``len(body)``). Sentences and tokens are spans
-    of the original ``body``. ``signature`` is the near-duplicate signature (hex).
+    of the original ``body``. ``signature`` is the near-duplicate MinHash signature of the body
+    (:func:`shared.neardup.signature`).
     """
 
     normalized_title: str = ""

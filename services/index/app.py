@@ -17,7 +17,8 @@ from elasticsearch import AsyncElasticsearch, ConnectionError as ESConnectionErr
 from elasticsearch.helpers import async_bulk
 from pydantic import ValidationError
 
-from shared.es import document, ensure_index
+from shared.es import document, ensure_index, seen_key
+from shared.neardup import BatchDeduper
 from shared.schemas import EnrichedArticle
 from shared.settings import Settings
 from shared.streaming import Outcome, StageError, add_stage_agent, make_app
@@ -44,6 +45,32 @@ class Indexer:
             self._client = AsyncElasticsearch(self.settings.es_url, request_timeout=60)
         return self._client
 
+    async def _mark_duplicates(self, actions: list[dict]) -> None:
+        """Set ``duplicate_of`` on each action's document: the first-seen near-duplicate
+        already indexed or earlier in this batch (:class:`shared.neardup.BatchDeduper`)."""
+        keys = sorted({k for a in actions for k in a["_source"]["dedup_keys"]})
+        delay = 1.0
+        while True:
+            try:
+                es = await self._ready()
+                found = await _candidates(es, self.settings.index_alias, keys) if keys else []
+                break
+            except (ESConnectionError, OSError) as exc:
+                log.warning("Elasticsearch unavailable (%s); retrying in %.0f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
+        deduper = BatchDeduper(
+            [(c["article_id"], c["signature"], seen_key(c["ingested_at"], c["article_id"]))
+             for c in found if c.get("signature")],
+            {c["article_id"]: c.get("duplicate_of") for c in found})
+        docs = [(a["_id"], a["_source"]["signature"], seen_key(a["_source"]["ingested_at"], a["_id"]))
+                for a in actions if a["_source"].get("signature")]
+        for action in actions:
+            action["_source"]["duplicate_of"] = None
+        assigned = deduper.assign(docs)
+        for action in actions:
+            action["_source"]["duplicate_of"] = assigned.get(action["_id"])
+
     async def handle(self, values: Sequence[bytes]) -> list[Outcome]:
         """Batch handler: validate, bulk-index, one :class:`Outcome` per message."""
         outcomes: list[Outcome] = [Outcome() for _ in values]
@@ -59,6 +86,7 @@ class Indexer:
                             "_id": article.article_id, "_source": document(article)})
         if not actions:
             return outcomes
+        await self._mark_duplicates(actions)
         delay = 1.0
         while True:
             try:
@@ -79,6 +107,16 @@ class Indexer:
             for i in positions.get(info.get("_id"), []):
                 outcomes[i] = Outcome(error=StageError("index_rejected", f"Elasticsearch refused the document: {reason}"))
         return outcomes
+
+
+async def _candidates(es: AsyncElasticsearch, index: str, keys: list[str]) -> list[dict]:
+    """Indexed documents sharing any near-duplicate band key with ``keys``."""
+    found: list[dict] = []
+    for i in range(0, len(keys), 30_000):  # stay under index.max_terms_count (65,536)
+        resp = await es.search(index=index, size=10_000, query={"terms": {"dedup_keys": keys[i:i + 30_000]}},
+                               source=["article_id", "signature", "ingested_at", "duplicate_of"])
+        found.extend(h["_source"] for h in resp["hits"]["hits"])
+    return found
 
 
 def create_app(settings: Settings | None = None) -> faust.App:

@@ -28,10 +28,10 @@ def make_handler(settings: Settings, recent: RecentHashes | None = None):
 
     def handle(values: Sequence[bytes]) -> list[Outcome]:
         outcomes = []
-        now = datetime.now(UTC)
         for value in values:
             try:
-                stories = process_raw(value, ingested_at=now)
+                # one timestamp per message: it orders "first seen" for near-duplicates
+                stories = process_raw(value, ingested_at=datetime.now(UTC))
             except Rejected as exc:
                 outcomes.append(Outcome(error=StageError(exc.error_type, str(exc))))
                 continue

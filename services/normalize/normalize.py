@@ -7,6 +7,7 @@ character back to the original, so entity offsets found on either text point at 
 
 from __future__ import annotations
 
+from shared.neardup import signature
 from shared.arabic import normalize, normalize_with_offsets, sentence_spans, tokenize_spans
 from shared.schemas import IngestedArticle, NormalizedArticle, Span
 
@@ -24,4 +25,5 @@ def normalize_article(article: IngestedArticle) -> NormalizedArticle:
         body_offsets=offsets,
         sentences=[Span(start=s, end=e) for s, e in sentence_spans(article.body)],
         tokens=[Span(start=s, end=e) for s, e in tokenize_spans(article.body)],
+        signature=signature(article.body),
     )
