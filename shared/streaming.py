@@ -80,6 +80,9 @@ def make_app(service: str, settings: Settings) -> faust.App:
         consumer_max_fetch_size=max(settings.max_message_bytes * 2, 4_194_304),
         consumer_auto_offset_reset="earliest",
         broker_commit_every=100,
+        # a crashed worker's partitions move to the others after this long (default 60 s)
+        broker_session_timeout=20.0,
+        broker_heartbeat_interval=3.0,
         broker_commit_interval=1.0,
         datadir=str(datadir),
     )
