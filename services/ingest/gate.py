@@ -71,6 +71,7 @@ import json
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from pydantic import ValidationError
@@ -80,7 +81,7 @@ from shared.schemas import SCHEMA_VERSION, IngestedArticle, RawArticle
 from . import ids
 from .dates import parse_published_at
 from .markup import html_to_text, looks_like_html, parse_html
-from .pages import split_page
+from .pages import is_headline_like, split_page
 
 __all__ = [
     "Rejected",
@@ -234,6 +235,19 @@ def _parse_json(text: str) -> object:
         raise Rejected("invalid_json", "the message's JSON is nested too deeply to parse") from None
 
 
+def _headline_as_title(story):
+    """A title-less page whose first line is a headline followed by text: that line is the
+    title and leaves the body (``(title or None, story)``)."""
+    lines = story.body.split("\n")
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None or not is_headline_like(lines[first]):
+        return None, story
+    rest = "\n".join(lines[first + 1:]).strip("\n")
+    if not rest.strip():
+        return None, story
+    return ids.collapse_ws(lines[first]), replace(story, body=rest)
+
+
 def _clean_title(title: str | None) -> str | None:
     if title is None:
         return None
@@ -332,6 +346,9 @@ def process_raw(
 
     stories = split_page(body)
     main = stories[0]
+    if title is None:
+        title, main = _headline_as_title(main)
+        stories[0] = main
     if not main.body.strip():
         what = "HTML markup and page boilerplate" if is_html else "page boilerplate (bylines, tag lines, link lists)"
         raise Rejected(
