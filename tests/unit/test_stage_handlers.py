@@ -1,0 +1,48 @@
+"""The stage handlers the Faust agents call, run without Kafka: outputs, drops and dead letters."""
+
+from __future__ import annotations
+
+import json
+
+from services.extract.app import make_handler as extract_handler
+from services.extract.extract import Extractor
+from services.ingest.app import make_handler as ingest_handler
+from services.normalize.app import handle as normalize_handle
+from shared.schemas import EnrichedArticle, IngestedArticle, NormalizedArticle
+from shared.settings import Settings
+
+ARTICLE = {"source": "test", "title": "زيارة إلى البصرة",
+           "body": "وصل وزير النقل إلى البصرة يوم الخميس 4 يناير 2024 لافتتاح ميناء جديد قرب بغداد.",
+           "published_at": "2024-01-05T10:00:00+03:00"}
+
+
+def test_ingest_outputs_keyed_by_article_id_drops_repeats_and_fails_bad_input():
+    handle = ingest_handler(Settings())
+    raw = json.dumps(ARTICLE, ensure_ascii=False).encode()
+    first, again, bad = handle([raw, raw, b"[1, 2]"])
+    (key, value), = first.outputs
+    art = IngestedArticle.model_validate_json(value)
+    assert key.decode() == art.article_id and first.error is None
+    assert again.outputs == [] and again.error is None  # exact duplicate dropped
+    assert bad.error is not None and bad.error.error_type == "not_an_object"
+
+
+def test_normalize_then_extract_keeps_offsets_on_the_original_text():
+    (ingested,) = ingest_handler(Settings())([json.dumps(ARTICLE, ensure_ascii=False).encode()])
+    (normalized,) = normalize_handle([ingested.outputs[0][1]])
+    norm = NormalizedArticle.model_validate_json(normalized.outputs[0][1])
+    assert len(norm.body_offsets) == len(norm.normalized_body) + 1 and norm.signature
+    (enriched,) = extract_handler(Extractor("gazetteer"))([normalized.outputs[0][1]])
+    doc = EnrichedArticle.model_validate_json(enriched.outputs[0][1])
+    assert {e.normalized for e in doc.entities if e.label == "LOC"} >= {"البصره", "بغداد"}
+    for e in doc.entities:
+        assert doc.body[e.start:e.end] == e.text
+    assert any(d.value == "2024-01-04" for d in doc.dates)
+    assert {p.country_code for p in doc.places} == {"IQ"}
+
+
+def test_a_message_that_is_not_the_stage_schema_is_dead_lettered():
+    (outcome,) = normalize_handle([b'{"article_id": 1}'])
+    assert outcome.error is not None and outcome.error.error_type == "schema"
+    (outcome,) = extract_handler(Extractor("gazetteer"))([b"{}"])
+    assert outcome.error is not None and outcome.error.error_type == "schema"
