@@ -2,10 +2,17 @@
 shape, and index/alias set-up.
 
 The analyzers use only stock component names (``mapping`` char filter, ``standard`` tokenizer,
-``lowercase``, ``decimal_digit``, ``arabic_normalization``, ``arabic_stem``), so the same
-template works on the stock Elasticsearch image and on the local integ-test distribution with
-the project's small analysis plugin (``infra/local``). The char filter's rules are generated
-from the one normalization table in :mod:`shared.arabic`.
+``lowercase``, ``decimal_digit``, ``arabic_normalization``, ``stemmer_override``,
+``arabic_stem``), so the same template works on the stock Elasticsearch image and on the local
+integ-test distribution with the project's small analysis plugin (``infra/local``). The char
+filter's rules are generated from the one normalization table in :mod:`shared.arabic`.
+
+Names are kept whole (:func:`name_override_rules`): Lucene's light Arabic stemmer turns لبنان
+into لبن (milk), فلسطين into فلسط and البحرين into بحر, and it strips only و and the article
+forms, never ب/ل/ك (so ببغداد/لبغداد stay unmatched by بغداد). A ``stemmer_override`` filter
+before ``arabic_stem`` maps every protected name and its proclitic forms to one token and
+marks it as a keyword, so the stemmer leaves it alone — in the index and in every query,
+Kibana's included.
 """
 
 from __future__ import annotations
@@ -15,29 +22,119 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from shared.arabic import es_char_filter_mappings
+from functools import lru_cache
+
+from shared.arabic import ARTICLE, PROTECTED_NAMES, es_char_filter_mappings, normalize
 from shared.neardup import band_keys
 from shared.schemas import ENTITY_LABELS, EnrichedArticle, EventDocument
 from shared.settings import Settings
 
 ANALYZER = "hadath_arabic"
 EXACT_ANALYZER = "hadath_arabic_exact"
+NAMES_FILTER = "hadath_names"
+
+#: Proclitics written before a name without the article (و ف ب ك ل and conjunction+preposition).
+_NAME_PROCLITICS = ("و", "ف", "ب", "ك", "ل", "وب", "وك", "ول", "فب", "فك", "فل")
+#: Proclitics before a name with the article (وال فال بال كال وبال …); ل + ال is written لل
+#: (ل is kept too, for names whose ال is not the article: ل + ألمانيا → لالمانيا).
+_ARTICLE_PROCLITICS = ("و", "ف", "ب", "ك", "ل", "وب", "وك", "ول", "فب", "فك", "فل")
+_MIN_NAME_LETTERS = 3
+#: Gazetteer names protected besides :data:`shared.arabic.PROTECTED_NAMES`: single-word
+#: countries, hand-listed names, Arab-world places of at least this population, and cities of
+#: at least :data:`_WORLD_MIN_POPULATION` (about 1,800 names).
+_ARAB_MIN_POPULATION = 50_000
+_WORLD_MIN_POPULATION = 300_000
+
+
+def _gazetteer_names() -> list[str]:
+    """Single-word place names worth protecting, from the extract service's gazetteer (empty
+    when that package is not importable, e.g. in a slimmed-down image)."""
+    try:
+        from services.extract.places import ARAB_WORLD, get_gazetteer
+    except Exception:  # noqa: BLE001 - optional source of names
+        return []
+    gaz = get_gazetteer()
+    out = []
+    for key, cands in gaz.index.items():
+        if " " in key:
+            continue
+        if any(c.feature == "country" or c.hand
+               or (c.country_code in ARAB_WORLD and c.population >= _ARAB_MIN_POPULATION)
+               or c.population >= _WORLD_MIN_POPULATION for c in cands):
+            out.append(key)
+    return out
+
+
+@lru_cache(maxsize=1)
+def protected_name_forms() -> dict[str, str]:
+    """Every protected form → the token it indexes as (normalized; see :func:`name_override_rules`).
+
+    A name without the article indexes as itself (لبنان, ولبنان, بلبنان, للبنان → لبنان); a name
+    with the article indexes as the name without it, as the stemmer would strip it
+    (البحرين, والبحرين, بالبحرين, للبحرين, بحرين → بحرين). Names shorter than 3 letters are
+    skipped. A form that is itself a protected name keeps its own meaning; otherwise the least
+    stripping wins.
+    """
+    names = sorted({normalize(n) for n in (*PROTECTED_NAMES, *_gazetteer_names())})
+    names = [n for n in names if n and " " not in n and n.isalpha()]
+    forms: dict[str, str] = {}
+    variants: list[tuple[int, str, str]] = []  # (clitic length, form, target)
+    for name in names:
+        if name.startswith(ARTICLE):
+            bare = name[len(ARTICLE):]
+            if len(bare) < _MIN_NAME_LETTERS:
+                continue
+            forms[name] = bare
+            variants.append((0, bare, bare))
+            for p in _ARTICLE_PROCLITICS:
+                variants.append((len(p), p + name, bare))
+            for p in ("", "و", "ف"):
+                variants.append((len(p) + 1, p + "لل" + bare, bare))
+        else:
+            if len(name) < _MIN_NAME_LETTERS:
+                continue
+            forms[name] = name
+            for p in _NAME_PROCLITICS:
+                variants.append((len(p), p + name, name))
+    for _, form, target in sorted(variants):
+        forms.setdefault(form, target)
+    return forms
+
+
+def name_override_rules() -> list[str]:
+    """The ``stemmer_override`` rules keeping names whole: one ``"a, b, c => x"`` rule per
+    protected name (about 2,000 rules), generated from :data:`shared.arabic.PROTECTED_NAMES`
+    and the place gazetteer. Every side is already normalized (the filter runs after the char
+    filter and ``arabic_normalization``); Arabic letters never contain the rule syntax's ``,`` or ``=>``.
+    """
+    by_target: dict[str, list[str]] = {}
+    for form, target in protected_name_forms().items():
+        by_target.setdefault(target, []).append(form)
+    return [f"{', '.join(sorted(forms))} => {target}" for target, forms in sorted(by_target.items())]
 
 
 def analysis_settings() -> dict[str, Any]:
-    """The ``settings.analysis`` block: the recall analyzer (stemmed) and the exact one."""
+    """The ``settings.analysis`` block: the recall analyzer (stemmed) and the exact one.
+
+    Both run :data:`NAMES_FILTER` (``stemmer_override``) so a name and its proclitic forms are
+    one token in both (ولبنان → لبنان), and the stemmer never cuts a protected name.
+    """
     return {
         "char_filter": {
             "hadath_fold": {"type": "mapping", "mappings": es_char_filter_mappings()},
         },
+        "filter": {
+            NAMES_FILTER: {"type": "stemmer_override", "rules": name_override_rules()},
+        },
         "analyzer": {
             ANALYZER: {
                 "type": "custom", "tokenizer": "standard", "char_filter": ["hadath_fold"],
-                "filter": ["lowercase", "decimal_digit", "arabic_normalization", "arabic_stem"],
+                "filter": ["lowercase", "decimal_digit", "arabic_normalization", NAMES_FILTER,
+                           "arabic_stem"],
             },
             EXACT_ANALYZER: {
                 "type": "custom", "tokenizer": "standard", "char_filter": ["hadath_fold"],
-                "filter": ["lowercase", "decimal_digit", "arabic_normalization"],
+                "filter": ["lowercase", "decimal_digit", "arabic_normalization", NAMES_FILTER],
             },
         },
     }

@@ -10,7 +10,9 @@
  *
  * Behaviour follows the stock factories of modules/analysis-common:
  *   char_filter  mapping (mappings | mappings_path, "a => b" rules), pattern_replace
- *   filter       decimal_digit, arabic_normalization, persian_normalization, arabic_stem
+ *   filter       decimal_digit, arabic_normalization, persian_normalization, arabic_stem,
+ *                stemmer_override (rules | rules_path, "a, b => c" rules),
+ *                keyword_marker (keywords | keywords_path | keywords_pattern, ignore_case)
  *   tokenizer    whitespace (max_token_length), keyword (buffer_size)
  *   analyzer     arabic (stopwords, stopwords_path, stem_exclusion)
  * and, from the rest-root module (also missing), `GET /` and `HEAD /` (RootInfoHandler), so
@@ -45,6 +47,9 @@ import org.apache.lucene.analysis.core.DecimalDigitFilter;
 import org.apache.lucene.analysis.core.KeywordTokenizer;
 import org.apache.lucene.analysis.core.WhitespaceTokenizer;
 import org.apache.lucene.analysis.fa.PersianNormalizationFilter;
+import org.apache.lucene.analysis.miscellaneous.PatternKeywordMarkerFilter;
+import org.apache.lucene.analysis.miscellaneous.SetKeywordMarkerFilter;
+import org.apache.lucene.analysis.miscellaneous.StemmerOverrideFilter;
 import org.apache.lucene.analysis.pattern.PatternReplaceCharFilter;
 import org.apache.lucene.analysis.standard.StandardAnalyzer;
 import org.elasticsearch.cluster.node.DiscoveryNodes;
@@ -110,6 +115,10 @@ public class HadathAnalysisPlugin extends Plugin implements AnalysisPlugin, Acti
         m.put("arabic_normalization", simpleFilter(ArabicNormalizationFilter::new));
         m.put("persian_normalization", simpleFilter(PersianNormalizationFilter::new));
         m.put("arabic_stem", simpleFilter(ArabicStemFilter::new));
+        m.put("stemmer_override", AnalysisPlugin.requiresAnalysisSettings(
+            (indexSettings, env, name, settings) -> new StemmerOverrideTokenFilterFactory(env, name, settings)));
+        m.put("keyword_marker", AnalysisPlugin.requiresAnalysisSettings(
+            (indexSettings, env, name, settings) -> new KeywordMarkerTokenFilterFactory(env, name, settings)));
         return m;
     }
 
@@ -171,6 +180,85 @@ public class HadathAnalysisPlugin extends Plugin implements AnalysisPlugin, Acti
         @Override
         public TokenStream create(TokenStream tokenStream) {
             return create.apply(tokenStream);
+        }
+    }
+
+    /**
+     * Stock `stemmer_override`: `rules` (or `rules_path`) of "a, b => c" lines; each left-side
+     * word is replaced by the right side and marked as a keyword, so a later stemmer leaves it.
+     */
+    static final class StemmerOverrideTokenFilterFactory extends AbstractTokenFilterFactory {
+        private final StemmerOverrideFilter.StemmerOverrideMap overrideMap;
+
+        StemmerOverrideTokenFilterFactory(org.elasticsearch.env.Environment env, String name, Settings settings) {
+            super(name);
+            List<String> rules = Analysis.getWordList(env, settings, "rules");
+            if (rules == null) {
+                throw new IllegalArgumentException("stemmer override filter requires either `rules` or `rules_path` to be configured");
+            }
+            StemmerOverrideFilter.Builder builder = new StemmerOverrideFilter.Builder(false);
+            for (String rule : rules) {
+                String[] sides = rule.split("=>", -1);
+                if (sides.length != 2) {
+                    throw new RuntimeException("Invalid Keyword override Rule:" + rule);
+                }
+                String override = sides[1].trim();
+                if (override.isEmpty() || override.indexOf(',') != -1) {
+                    throw new RuntimeException("Invalid Keyword override Rule:" + rule);
+                }
+                for (String key : sides[0].split(",", -1)) {
+                    String k = key.trim();
+                    if (k.isEmpty()) {
+                        throw new RuntimeException("Invalid Keyword override Rule:" + rule);
+                    }
+                    builder.add(k, override);
+                }
+            }
+            try {
+                overrideMap = builder.build();
+            } catch (java.io.IOException e) {
+                throw new RuntimeException("failed to build stemmer override map", e);
+            }
+        }
+
+        @Override
+        public TokenStream create(TokenStream tokenStream) {
+            return new StemmerOverrideFilter(tokenStream, overrideMap);
+        }
+    }
+
+    /** Stock `keyword_marker`: `keywords` / `keywords_path` (a set) or `keywords_pattern`; `ignore_case`. */
+    static final class KeywordMarkerTokenFilterFactory extends AbstractTokenFilterFactory {
+        private final CharArraySet keywordLookup;
+        private final Pattern keywordPattern;
+
+        KeywordMarkerTokenFilterFactory(org.elasticsearch.env.Environment env, String name, Settings settings) {
+            super(name);
+            boolean ignoreCase = settings.getAsBoolean("ignore_case", false);
+            String patternString = settings.get("keywords_pattern");
+            if (patternString != null) {
+                if (settings.get("keywords") != null || settings.get("keywords_path") != null) {
+                    throw new IllegalArgumentException("cannot specify both `keywords_pattern` and `keywords` or `keywords_path`");
+                }
+                keywordPattern = Pattern.compile(patternString);
+                keywordLookup = null;
+            } else {
+                java.util.Set<?> words = Analysis.getWordSet(env, settings, "keywords");
+                if (words == null) {
+                    throw new IllegalArgumentException(
+                        "keyword filter requires either `keywords`, `keywords_path`, or `keywords_pattern` to be configured");
+                }
+                keywordLookup = new CharArraySet(words, ignoreCase);
+                keywordPattern = null;
+            }
+        }
+
+        @Override
+        public TokenStream create(TokenStream tokenStream) {
+            if (keywordPattern != null) {
+                return new PatternKeywordMarkerFilter(tokenStream, keywordPattern);
+            }
+            return new SetKeywordMarkerFilter(tokenStream, keywordLookup);
         }
     }
 
