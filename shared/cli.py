@@ -212,7 +212,7 @@ def demo(extract_workers: int = typer.Option(1, "--extract-workers", min=1),
     console.rule("1/5 Kafka and Elasticsearch")
     infra.up(settings, timeout_seconds=timeout_seconds, progress=console.print)
     es = client(settings)
-    ensure_index(es, settings)
+    ensure_index(es, settings, progress=console.print)
     console.rule("2/5 services")
     services.up(settings, extract_workers=extract_workers, progress=console.print)
     console.rule("3/5 feeding the sample articles")

@@ -17,10 +17,12 @@ Kibana's included.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime
 from typing import Any
 
-from elasticsearch import Elasticsearch
+from elasticsearch import Elasticsearch, helpers
 
 from functools import lru_cache
 
@@ -196,12 +198,43 @@ def index_template(settings: Settings) -> dict[str, Any]:
     }
 
 
-def ensure_index(client: Elasticsearch, settings: Settings) -> None:
-    """Put the template, create ``<alias>-v1`` and point the alias at it (idempotent)."""
+def index_name(settings: Settings) -> str:
+    """The concrete index behind the alias: ``<alias>-<10 hex of the template's hash>``.
+
+    A change of analyzers or mapping gives a new name, so :func:`ensure_index` migrates.
+    """
+    body = json.dumps(index_template(settings)["template"], sort_keys=True, ensure_ascii=False)
+    return f"{settings.index_alias}-{hashlib.sha256(body.encode()).hexdigest()[:10]}"
+
+
+def ensure_index(client: Elasticsearch, settings: Settings, *, progress=lambda *_: None) -> str:
+    """Put the template, create the current index and point the alias at it (idempotent).
+
+    When the alias points at an index built from an older template (other analyzers or
+    mapping), its documents are reindexed into the new index, the alias moves in one atomic
+    step and the old index is deleted. Returns the concrete index name.
+    """
+    name = index_name(settings)
     client.indices.put_index_template(name=settings.index_alias, **index_template(settings))
-    if not client.indices.exists(index=settings.index_name):
-        client.options(ignore_status=400).indices.create(
-            index=settings.index_name, aliases={settings.index_alias: {"is_write_index": True}})
+    current = list(client.indices.get_alias(name=settings.index_alias)) \
+        if client.indices.exists_alias(name=settings.index_alias) else []
+    if current == [name]:
+        return name
+    old = [index for index in current if index != name]
+    if not client.indices.exists(index=name):
+        client.options(ignore_status=400).indices.create(index=name)
+    for previous in old:
+        progress(f"migrating {previous} → {name} (new analyzers or mapping)")
+        # the client's scan and bulk helpers: works without the server's reindex module too
+        helpers.bulk(client, ({"_index": name, "_id": hit["_id"], "_source": hit["_source"]}
+                              for hit in helpers.scan(client, index=previous)), chunk_size=500)
+        client.indices.refresh(index=name)
+    actions = [{"remove": {"index": previous, "alias": settings.index_alias}} for previous in old]
+    actions.append({"add": {"index": name, "alias": settings.index_alias, "is_write_index": True}})
+    client.indices.update_aliases(actions=actions)
+    for previous in old:
+        client.options(ignore_status=404).indices.delete(index=previous)
+    return name
 
 
 def document(article: EnrichedArticle) -> dict[str, Any]:

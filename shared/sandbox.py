@@ -103,7 +103,9 @@ def cleanup(settings: Settings) -> None:
     finally:
         admin.close()
     es = client(settings)
-    es.options(ignore_status=404).indices.delete(index=settings.index_name)
+    if es.indices.exists_alias(name=settings.index_alias):
+        for index in es.indices.get_alias(name=settings.index_alias):
+            es.options(ignore_status=404).indices.delete(index=index)
     es.options(ignore_status=404).indices.delete_index_template(name=settings.index_alias)
 
 

@@ -23,7 +23,8 @@ class Settings(BaseSettings):
     Attributes:
         kafka_bootstrap: Kafka bootstrap servers, ``host:port[,host:port]`` (``HADATH_KAFKA_BOOTSTRAP``).
         es_url: Elasticsearch URL (``HADATH_ES_URL``).
-        index_alias: alias that search and Kibana use; the concrete index is ``<alias>-v1``
+        index_alias: alias that search, indexing and Kibana use; the concrete index
+            behind it is named by :func:`shared.es.index_name`
             (``HADATH_INDEX_ALIAS``).
         topic_prefix: prefix put before every topic name, for isolated test runs
             (``HADATH_TOPIC_PREFIX``).
@@ -55,11 +56,6 @@ class Settings(BaseSettings):
     ner_model_dir: Path | None = None
     index_batch_size: int = Field(default=500, ge=1)
     index_batch_seconds: float = Field(default=1.0, gt=0)
-
-    @property
-    def index_name(self) -> str:
-        """Concrete index behind the alias (``<alias>-v1``)."""
-        return f"{self.index_alias}-v1"
 
     def group_id(self, service: str) -> str:
         """Consumer group (and Faust app id) of ``service``, e.g. ``hadath-extract``."""
