@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CAMEL_TOOLS_VERSION := 1.6.0
 
-.PHONY: install demo test unit integration bench down infra-up infra-down clean
+.PHONY: install install-bert demo test unit integration bench down clean
 
 install: $(VENV)/.installed
 
@@ -17,13 +17,17 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q --no-deps camel-tools==$(CAMEL_TOOLS_VERSION)
 	touch $@
 
-install-bert: install
+install-bert: $(VENV)/.installed-bert
+
+$(VENV)/.installed-bert: $(VENV)/.installed
 	$(BIN)/pip install -q -e '.[bert]'
+	touch $@
 
 demo: install
 	$(BIN)/hadath demo
 
-test: install
+# The tests cover the optional BERT recognizer too, so they install its extra.
+test: install-bert
 	$(BIN)/hadath infra up
 	$(BIN)/pytest
 
