@@ -162,6 +162,7 @@ def search_cmd(
     source: Annotated[Optional[list[str]], typer.Option("--source", help="only this source (repeatable)")] = None,
     since: Annotated[Optional[str], typer.Option(help="published on or after YYYY-MM-DD")] = None,
     until: Annotated[Optional[str], typer.Option(help="published on or before YYYY-MM-DD")] = None,
+    collapse: bool = typer.Option(False, "--collapse-duplicates", help="show each near-duplicate story once"),
     size: int = typer.Option(10, min=0, max=1000),
     as_json: bool = typer.Option(False, "--json", help="print the contract's JSON shape"),
 ) -> None:
@@ -178,7 +179,7 @@ def search_cmd(
         raise typer.Exit(2)
     settings = _settings()
     result = search(client(settings), settings, query, entities=filters, sources=source or [],
-                    since=since_d, until=until_d, size=size)
+                    since=since_d, until=until_d, collapse_duplicates=collapse, size=size)
     if as_json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
         return

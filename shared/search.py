@@ -35,8 +35,13 @@ def parse_entity_filter(spec: str) -> tuple[str, str]:
 
 def build_query(query: str | None, *, entities: list[tuple[str, str]] = (), sources: list[str] = (),
                 since: date | datetime | None = None, until: date | datetime | None = None,
-                size: int = 10) -> dict[str, Any]:
-    """The search request body (query, filters, facets, highlight) for the parameters given."""
+                collapse_duplicates: bool = False, size: int = 10) -> dict[str, Any]:
+    """The search request body (query, filters, facets, highlight) for the parameters given.
+
+    ``since``/``until`` bound ``published_at`` (inclusive); ``collapse_duplicates`` leaves out
+    near-duplicates (documents with a ``duplicate_of``), so each story shows once. Facets:
+    top entity keys per label, sources, and a monthly ``published_at`` histogram.
+    """
     must: list[dict[str, Any]] = []
     should: list[dict[str, Any]] = []
     if query and query.strip():
@@ -53,17 +58,21 @@ def build_query(query: str | None, *, entities: list[tuple[str, str]] = (), sour
         if until:
             rng["lte"] = until.isoformat()
         filters.append({"range": {"published_at": rng}})
+    must_not = [{"exists": {"field": "duplicate_of"}}] if collapse_duplicates else []
     aggs: dict[str, Any] = {label: {"terms": {"field": f"entity_keys.{label}", "size": FACET_SIZE}}
                             for label in ENTITY_LABELS}
     aggs["source"] = {"terms": {"field": "source", "size": FACET_SIZE}}
+    aggs["published_at"] = {"date_histogram": {"field": "published_at", "calendar_interval": "month",
+                                               "format": "yyyy-MM", "min_doc_count": 1}}
     return {
         "size": size,
         "track_total_hits": True,
-        "query": {"bool": {"must": must or [{"match_all": {}}], "should": should, "filter": filters}},
+        "query": {"bool": {"must": must or [{"match_all": {}}], "should": should, "filter": filters,
+                           "must_not": must_not}},
         "aggs": aggs,
         "highlight": {"fields": {"body": {"fragment_size": 160, "number_of_fragments": 2},
                                  "title": {"number_of_fragments": 0}}},
-        "_source": {"excludes": ["body"]},
+        "_source": {"excludes": ["body", "signature", "dedup_keys", "entity_keys"]},
     }
 
 
@@ -71,8 +80,9 @@ def search(es: Elasticsearch, settings: Settings, query: str | None, **kwargs: A
     """Run :func:`build_query` on the alias; returns the contract's shape.
 
     Shape: ``{"total": int, "hits": [{"article_id", "title", "score", "source", "published_at",
-    "entities": [...], "highlight": [str]}], "facets": {"PERS"|"LOC"|"ORG"|"MISC"|"source":
-    [{"value", "count"}]}}``.
+    "entities": [...], "places", "dates", "duplicate_of", "highlight": [str]}], "facets":
+    {"PERS"|"LOC"|"ORG"|"MISC"|"source"|"published_at": [{"value", "count"}]}}``
+    (``published_at`` values are months, ``YYYY-MM``).
     """
     resp = es.search(index=settings.index_alias, **build_query(query, **kwargs))
     hits = []
@@ -84,8 +94,9 @@ def search(es: Elasticsearch, settings: Settings, query: str | None, **kwargs: A
             "source": src.get("source"), "published_at": src.get("published_at"),
             "parent_id": src.get("parent_id"), "entities": src.get("entities", []),
             "places": src.get("places", []), "dates": src.get("dates", []),
+            "duplicate_of": src.get("duplicate_of"),
             "highlight": hl.get("body", []) or hl.get("title", []),
         })
-    facets = {name: [{"value": b["key"], "count": b["doc_count"]} for b in agg["buckets"]]
+    facets = {name: [{"value": b.get("key_as_string", b["key"]), "count": b["doc_count"]} for b in agg["buckets"]]
               for name, agg in resp["aggregations"].items()}
     return {"total": resp["hits"]["total"]["value"], "hits": hits, "facets": facets}
