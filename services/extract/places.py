@@ -87,7 +87,7 @@ __all__ = [
 # normalization
 _DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
 _FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه"})
-_WORD = re.compile(r"(?:[^\W_]|[\u0610-\u061a\u064b-\u065f\u0670\u0640])+")
+_WORD = re.compile(r"(?:[^\W_]|[\u0610-\u061a\u064b-\u065f\u0670\u0640\u200b-\u200f\u2060\ufeff\u061c\u00ad])+")  # marks, tatweel, invisible format characters inside a word
 # plain Arabic letters (hamza .. yeh) plus diacritics/tatweel, spaces, hyphen, apostrophes
 _PLAIN_ARABIC = re.compile(r"^[\u0621-\u063a\u0641-\u064a\u064b-\u0652\u0670\u0640\s\-'ʼ]+$")
 _HAS_ARABIC = re.compile(r"[\u0621-\u064a]")

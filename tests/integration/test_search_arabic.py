@@ -200,3 +200,35 @@ def test_cases_files(pipe):
             if _matches(pipe, q, c["title"]) != want:
                 failures.append((c["id"], q, c["expect"]))
     assert not failures, failures
+    _check_entity_expectations(pipe, cases)
+
+
+def _check_entity_expectations(pipe, cases) -> None:
+    """The parts of ``expect`` after ";": entity keys, date values, offsets, facet values."""
+    from shared.arabic import entity_key
+
+    docs = {d["title"]: d for d in pipe.docs()}
+    failures = []
+    for c in cases:
+        for part in [p.strip() for p in c["expect"].split(";")[1:]]:
+            doc = docs[c["title"]]
+            ents = doc["entities"]
+            if part.startswith("entity normalized equal to the one written "):
+                want = entity_key(part.removeprefix("entity normalized equal to the one written "))
+                ok = any(e["normalized"] == want for e in ents)
+            elif part.startswith("dates value "):
+                ok = any(d["value"] == part.removeprefix("dates value ") for d in doc["dates"])
+            elif part.startswith("LOC entity normalized "):
+                want = entity_key(part.removeprefix("LOC entity normalized "))
+                ok = any(e["label"] == "LOC" and e["normalized"] == want for e in ents)
+            elif part.startswith("entity offsets still point at the original characters"):
+                ok = bool(ents) and all(doc["body"][e["start"]:e["end"]] == e["text"] for e in ents)
+            elif "facet value" in part:
+                want = part.split("facet value ", 1)[1].split(",")[0].strip()
+                facets = pipe.search(c["query"])["facets"]
+                ok = any(f["value"] == entity_key(want) for label in ("PERS", "LOC") for f in facets[label])
+            else:
+                raise AssertionError(f"unknown expectation {part!r} in {c['id']}")
+            if not ok:
+                failures.append((c["id"], part, [(e["label"], e["normalized"]) for e in ents], doc["dates"]))
+    assert not failures, failures

@@ -159,3 +159,9 @@ def test_seed_page_first_story(rec):
     assert not any(p.country_code == "FR" for p in places)
     dates = find_dates(story, datetime(2024, 1, 4))
     assert ("يناير 2020", "2020-01") in [(d.text, d.value) for d in dates]
+
+
+def test_invisible_marks_inside_a_name_keep_original_offsets(rec):
+    text = "صدر بيان في بغ\u200dداد و\u200cقالت إن\ufeff الوضع هادئ"
+    (ent,) = rec.recognize(text)
+    assert ent.normalized == "بغداد" and text[ent.start:ent.end] == ent.text == "بغ\u200dداد"
