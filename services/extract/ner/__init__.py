@@ -1,0 +1,1 @@
+"""Offline Arabic named-entity recognizer: a feature-rich CRF trained on ANERcorp."""

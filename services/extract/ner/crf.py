@@ -1,0 +1,146 @@
+"""``CrfRecognizer``: the default offline recognizer (a CRF trained on ANERcorp).
+
+Text is split into word spans of the original string (punctuation split off, offsets kept),
+into sentences, tagged with BIO labels by python-crfsuite, and decoded into
+:class:`~shared.schemas.Entity` objects whose ``score`` is the mean marginal probability of the
+predicted tags over the entity's tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import pycrfsuite
+
+from services.extract.ner import clusters as clusters_mod
+from services.extract.ner import gazetteers as gaz_mod
+from services.extract.ner.features import (
+    DOC_WINDOW,
+    document_contexts,
+    gazetteer_matches,
+    sentence_features,
+    sentence_spans,
+    tokenize,
+    word_info,
+)
+from shared.schemas import ENTITY_LABELS, Entity
+
+MODEL_DIR = Path(__file__).resolve().parent / "model"
+DEFAULT_MODEL_PATH = MODEL_DIR / "anercorp-crf.crfsuite"
+
+try:  # canonical entity key shared across services (written by another module)
+    from shared.arabic import entity_key as _entity_key
+except ImportError:  # pragma: no cover - fallback until shared.arabic exists
+    _entity_key = None
+
+_DIAC = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u0640]")
+_ALEF = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا"})
+
+
+def entity_key(text: str) -> str:
+    """Canonical key of an entity mention (``shared.arabic.entity_key`` when available)."""
+    if _entity_key is not None:
+        return _entity_key(text)
+    return " ".join(_DIAC.sub("", text).translate(_ALEF).split())
+
+
+def bio_spans(tags: Sequence[str]) -> list[tuple[int, int, str]]:
+    """``(first, last_exclusive, label)`` token ranges of BIO ``tags`` (conlleval-style: an
+    ``I-X`` after ``O`` or another label starts a new entity)."""
+    out: list[tuple[int, int, str]] = []
+    start, label = -1, None
+    for i, t in enumerate((*tags, "O")):
+        prefix, _, lab = t.partition("-")
+        if label is not None and (prefix in ("B", "O") or lab != label):
+            out.append((start, i, label))
+            label = None
+        if prefix in ("B", "I") and label is None:
+            start, label = i, lab
+    return out
+
+
+class CrfRecognizer:
+    """Recognizer protocol implementation backed by a crfsuite model file.
+
+    Beside the model it reads its feature switches ``<model stem>.json`` (written by training),
+    the training lexicon ``<model stem>-lexicon.tsv`` (same folder),
+    the gazetteers (``model/gazetteers.tsv``) and the word clusters (``model/clusters.tsv``).
+    """
+
+    name = "crf"
+
+    def __init__(self, model_path: Path | str | None = None,
+                 gazetteer_path: Path | str | None = None,
+                 cluster_path: Path | str | None = None) -> None:
+        self.model_path = Path(model_path) if model_path else DEFAULT_MODEL_PATH
+        if not self.model_path.exists():
+            raise FileNotFoundError(f"CRF model not found: {self.model_path}")
+        cfg_path = self.model_path.with_suffix(".json")
+        self.config = json.loads(cfg_path.read_text("utf-8")) if cfg_path.exists() else {}
+        self._use_doc = bool(self.config.get("doc", False))
+        self._tagger = pycrfsuite.Tagger()
+        self._tagger.open(str(self.model_path))
+        self._gaz, self._gaz_max = ({}, 1) if not self.config.get("gazetteers", True) else gaz_mod.load(
+            Path(gazetteer_path) if gazetteer_path else gaz_mod.DEFAULT_GAZETTEER_PATH,
+            parts=bool(self.config.get("parts", False)))
+        lexicon = self.model_path.with_name(self.model_path.stem + "-lexicon.tsv")
+        names, self._token_lex = gaz_mod.load_lexicon(lexicon)
+        if names:
+            self._gaz, self._gaz_max = gaz_mod.merge(self._gaz, self._gaz_max, names)
+        self._clusters = {} if not self.config.get("clusters", True) else clusters_mod.load_clusters(
+            Path(cluster_path) if cluster_path else clusters_mod.DEFAULT_CLUSTER_PATH,
+            with_vectors=bool(self.config.get("vectors", True)))
+        if self.config.get("vectors") and not getattr(self._clusters, "vectors", None):
+            raise FileNotFoundError(
+                "this CRF model was trained with word vectors but vectors.npy is missing beside "
+                f"the cluster file (model: {self.model_path})")
+        self._labels = set(self._tagger.labels())
+
+    # ------------------------------------------------------------------ tagging
+    def _tag(self, tokens: Sequence[str], marginals: bool = False, doc=None, gz=None):
+        if not tokens:
+            return [], []
+        feats = sentence_features(tokens, self._gaz, self._gaz_max, self._clusters,
+                                  self._token_lex, doc, gz)
+        self._tagger.set(pycrfsuite.ItemSequence(feats))
+        tags = self._tagger.tag()
+        probs = [self._tagger.marginal(t, i) for i, t in enumerate(tags)] if marginals else []
+        return tags, probs
+
+    def tag_tokens(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+        """BIO tags of already tokenised sentences of a corpus without document boundaries (used
+        by evaluation): document clues come from the neighbouring sentences, as in training."""
+        docs = (document_contexts(sentences, self._gaz, self._gaz_max, window=DOC_WINDOW)
+                if self._use_doc else [None] * len(sentences))
+        return [self._tag(list(s), doc=d)[0] for s, d in zip(sentences, docs, strict=True)]
+
+    # ------------------------------------------------------------------ protocol
+    def recognize(self, text: str) -> list[Entity]:
+        """Entities of one text, in order of ``start``."""
+        entities: list[Entity] = []
+        sents = sentence_spans(text, tokenize(text))
+        token_lists = [[text[s:e] for s, e in sent] for sent in sents]
+        gzs = [gazetteer_matches([word_info(t)[0] for t in toks], self._gaz, self._gaz_max)
+               for toks in token_lists]
+        docs = (document_contexts(token_lists, self._gaz, self._gaz_max, window=None, gzs=gzs)
+                if self._use_doc else [None] * len(sents))
+        for sent, tokens, doc, gz in zip(sents, token_lists, docs, gzs, strict=True):
+            tags, probs = self._tag(tokens, marginals=True, doc=doc, gz=gz)
+            for a, b, label in bio_spans(tags):
+                if label not in ENTITY_LABELS:
+                    continue
+                start, end = sent[a][0], sent[b - 1][1]
+                mention = text[start:end]
+                entities.append(Entity(
+                    text=mention, label=label, start=start, end=end,
+                    normalized=entity_key(mention),
+                    score=round(sum(probs[a:b]) / (b - a), 4),
+                ))
+        return entities
+
+    def recognize_batch(self, texts: Sequence[str]) -> list[list[Entity]]:
+        """Entities of each text (same length and order as ``texts``)."""
+        return [self.recognize(t or "") for t in texts]
