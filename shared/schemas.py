@@ -46,8 +46,8 @@ class RawArticle(_Message):
     content_type: Literal["text/plain", "text/html"] | None = None
 
 
-class IngestedArticle(_Message):
-    """One story after the gate (``articles.ingested``), keyed by ``article_id``.
+class StoryFields(BaseModel):
+    """A story's own fields, shared by every message after the gate and the indexed document.
 
     ``body`` is the story text (HTML stripped, boilerplate removed): every later offset points
     into it. ``parent_id`` links a story embedded in another page to that page's main story.
@@ -63,6 +63,12 @@ class IngestedArticle(_Message):
     ingested_at: datetime
     language: str = "ar"
     category: str | None = None
+
+
+class IngestedArticle(_Message, StoryFields):
+    """One story after the gate (``articles.ingested``), keyed by ``article_id``;
+    ``content_hash`` is the SHA-256 of its whitespace-collapsed body."""
+
     content_hash: str
 
 
@@ -127,33 +133,23 @@ class DateMention(BaseModel):
     end: int = Field(ge=0)
 
 
-class EnrichedArticle(NormalizedArticle):
-    """``articles.enriched``: the normalized story plus what extract found."""
+class Findings(BaseModel):
+    """What extract (and, for ``duplicate_of``, index) found in a story."""
 
     entities: list[Entity] = Field(default_factory=list)
     places: list[Place] = Field(default_factory=list)
     dates: list[DateMention] = Field(default_factory=list)
     duplicate_of: str | None = None
+
+
+class EnrichedArticle(NormalizedArticle, Findings):
+    """``articles.enriched``: the normalized story plus what extract found."""
+
     recognizer: str | None = None
 
 
-class EventDocument(BaseModel):
+class EventDocument(StoryFields, Findings):
     """The Elasticsearch document (``_id`` = ``article_id``), the contract's document fields."""
-
-    article_id: str
-    parent_id: str | None = None
-    source: str | None = None
-    url: str | None = None
-    title: str | None = None
-    body: str
-    published_at: datetime | None = None
-    ingested_at: datetime
-    language: str
-    category: str | None = None
-    entities: list[Entity] = Field(default_factory=list)
-    places: list[Place] = Field(default_factory=list)
-    dates: list[DateMention] = Field(default_factory=list)
-    duplicate_of: str | None = None
 
     @classmethod
     def from_enriched(cls, art: EnrichedArticle) -> "EventDocument":
