@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Optional
@@ -124,7 +125,8 @@ def feed_cmd(paths: Annotated[list[Path], typer.Argument(help="JSON Lines, JSON,
 @app.command("status")
 def status_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
     """Per topic end offsets, per service consumer-group lag, index count, dead-letter count."""
-    st = _pipeline_status()
+    with _friendly_errors(_settings()):
+        st = _pipeline_status()
     if as_json:
         out.print_json(data=st)
         return
@@ -178,12 +180,40 @@ def search_cmd(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2)
     settings = _settings()
-    result = search(client(settings), settings, query, entities=filters, sources=source or [],
-                    since=since_d, until=until_d, collapse_duplicates=collapse, size=size)
+    with _friendly_errors(settings):
+        result = search(client(settings), settings, query, entities=filters, sources=source or [],
+                        since=since_d, until=until_d, collapse_duplicates=collapse, size=size)
     if as_json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
         return
     print_result(result)
+
+
+@contextmanager
+def _friendly_errors(settings: Settings):
+    """Turn an unreachable server or a missing index into one line that says what to do."""
+    from elasticsearch import ApiError, NotFoundError
+    from elasticsearch import ConnectionError as ESConnectionError
+    from kafka.errors import KafkaError
+
+    try:
+        yield
+    except ESConnectionError:
+        console.print(f"[red]Elasticsearch is not reachable at {settings.es_url}[/red]: start it with "
+                      "[bold]hadath infra up[/bold] (or set HADATH_ES_URL)")
+        raise typer.Exit(3)
+    except NotFoundError:
+        console.print(f"[red]no index behind the alias {settings.index_alias!r} yet[/red]: start the services "
+                      "and feed articles ([bold]hadath demo[/bold])")
+        raise typer.Exit(3)
+    except ApiError as exc:
+        console.print(f"[red]Elasticsearch answered {exc.meta.status}: {exc.message}[/red] "
+                      "(is it still starting? see hadath infra status)")
+        raise typer.Exit(3)
+    except KafkaError as exc:
+        console.print(f"[red]Kafka is not reachable at {settings.kafka_bootstrap}: {exc}[/red]: start it with "
+                      "[bold]hadath infra up[/bold] (or set HADATH_KAFKA_BOOTSTRAP)")
+        raise typer.Exit(3)
 
 
 def print_result(result: dict) -> None:
@@ -196,7 +226,7 @@ def print_result(result: dict) -> None:
     out.print(hits)
     for name, buckets in result["facets"].items():
         if buckets:
-            out.print(f"[bold]{name}[/bold]: " + "  ".join(f"{b['value']} ({b['count']})" for b in buckets))
+            out.print(f"[bold]{name}[/bold]: " + "  ".join(f"{b.get('display', b['value'])} ({b['count']})" for b in buckets))
 
 
 @app.command("demo")

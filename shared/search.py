@@ -13,7 +13,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from shared.arabic import entity_key
+from shared.arabic import entity_key, normalize
 from shared.schemas import ENTITY_LABELS
 from shared.settings import Settings
 
@@ -59,7 +59,9 @@ def build_query(query: str | None, *, entities: list[tuple[str, str]] = (), sour
             rng["lte"] = until.isoformat()
         filters.append({"range": {"published_at": rng}})
     must_not = [{"exists": {"field": "duplicate_of"}}] if collapse_duplicates else []
-    aggs: dict[str, Any] = {label: {"terms": {"field": f"entity_keys.{label}", "size": FACET_SIZE}}
+    # one sample document per bucket gives the key's display form (its written text)
+    aggs: dict[str, Any] = {label: {"terms": {"field": f"entity_keys.{label}", "size": FACET_SIZE},
+                                    "aggs": {"sample": {"top_hits": {"size": 3, "_source": ["entities"]}}}}
                             for label in ENTITY_LABELS}
     aggs["source"] = {"terms": {"field": "source", "size": FACET_SIZE}}
     aggs["published_at"] = {"date_histogram": {"field": "published_at", "calendar_interval": "month",
@@ -76,13 +78,26 @@ def build_query(query: str | None, *, entities: list[tuple[str, str]] = (), sour
     }
 
 
+def _bucket(name: str, bucket: dict[str, Any]) -> dict[str, Any]:
+    """``{"value", "count"}`` (+ ``"display"``: the entity as written, for entity facets)."""
+    out = {"value": bucket.get("key_as_string", bucket["key"]), "count": bucket["doc_count"]}
+    if "sample" in bucket:
+        written = [e["text"] for hit in bucket["sample"]["hits"]["hits"] for e in hit["_source"].get("entities", [])
+                   if e.get("label") == name and e.get("normalized") == out["value"]]
+        # prefer a form without proclitics (its normalization is the key itself)
+        plain = [t for t in written if normalize(t, collapse_whitespace=True) == out["value"]]
+        out["display"] = (plain or written or [out["value"]])[0]
+    return out
+
+
 def search(es: Elasticsearch, settings: Settings, query: str | None, **kwargs: Any) -> dict[str, Any]:
     """Run :func:`build_query` on the alias; returns the contract's shape.
 
     Shape: ``{"total": int, "hits": [{"article_id", "title", "score", "source", "published_at",
     "entities": [...], "places", "dates", "duplicate_of", "highlight": [str]}], "facets":
     {"PERS"|"LOC"|"ORG"|"MISC"|"source"|"published_at": [{"value", "count"}]}}``
-    (``published_at`` values are months, ``YYYY-MM``).
+    (``published_at`` values are months, ``YYYY-MM``; entity facet entries also carry
+    ``"display"``, the name as one article wrote it, while ``value`` is the canonical key).
     """
     resp = es.search(index=settings.index_alias, **build_query(query, **kwargs))
     hits = []
@@ -97,6 +112,5 @@ def search(es: Elasticsearch, settings: Settings, query: str | None, **kwargs: A
             "duplicate_of": src.get("duplicate_of"),
             "highlight": hl.get("body", []) or hl.get("title", []),
         })
-    facets = {name: [{"value": b.get("key_as_string", b["key"]), "count": b["doc_count"]} for b in agg["buckets"]]
-              for name, agg in resp["aggregations"].items()}
+    facets = {name: [_bucket(name, b) for b in agg["buckets"]] for name, agg in resp["aggregations"].items()}
     return {"total": resp["hits"]["total"]["value"], "hits": hits, "facets": facets}

@@ -8,12 +8,45 @@ GeoNames places (:mod:`services.extract.places`); date expressions are resolved 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 from services.extract.dates import find_dates
-from services.extract.places import GazetteerRecognizer, link_places
+from services.extract.places import GazetteerRecognizer, get_gazetteer, link_places
 from services.extract.recognize import Recognizer, get_recognizer, merge_entities
-from shared.schemas import EnrichedArticle, NormalizedArticle
+from shared.arabic import entity_key, normalize
+from shared.schemas import EnrichedArticle, Entity, NormalizedArticle
+
+NER_GAZETTEER = __import__("pathlib").Path(__file__).resolve().parent / "ner" / "model" / "gazetteers.tsv"
+
+
+@lru_cache(maxsize=1)
+def known_names() -> Callable[[str], bool]:
+    """``key -> bool``: is this normalized name in a gazetteer (places, or the NER name lists
+    shipped in ``ner/model/gazetteers.tsv``)? Used to strip proclitics from entity keys."""
+    names: set[str] = set()
+    if NER_GAZETTEER.exists():
+        with NER_GAZETTEER.open(encoding="utf-8") as fh:
+            for line in fh:
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) == 3:
+                    names.add(normalize(parts[2], collapse_whitespace=True))
+    places = get_gazetteer()
+    return lambda key: key in names or key in places
+
+
+def canonical(entity: Entity, text: str, known: Callable[[str], bool]) -> Entity:
+    """``entity`` with its canonical key (proclitics stripped where the rest is a known name)
+    and its span trimmed to leave a stripped proclitic (و ف ب ل ك) out: وبغداد → بغداد."""
+    key = entity_key(entity.text, known=known)
+    start = entity.start
+    for k in (1, 2):
+        if normalize(entity.text, collapse_whitespace=True) == key or entity.end - (start + k) < 2:
+            break
+        if normalize(text[entity.start + k:entity.end], collapse_whitespace=True) == key:
+            start = entity.start + k
+            break
+    return entity.model_copy(update={"normalized": key, "start": start, "text": text[start:entity.end]})
 
 
 class Extractor:
@@ -24,6 +57,7 @@ class Extractor:
         if isinstance(recognizer, str):
             recognizer = self.gazetteer if recognizer == "gazetteer" else get_recognizer(recognizer, model_dir=model_dir)
         self.recognizer = recognizer
+        self.known = known_names()
 
     def extract_batch(self, articles: Sequence[NormalizedArticle]) -> list[EnrichedArticle]:
         """One :class:`EnrichedArticle` per input, in order; offsets index each ``body``."""
@@ -34,6 +68,7 @@ class Extractor:
         for article, entities, gaz in zip(articles, found, places_found):
             if self.recognizer is not self.gazetteer:
                 entities = merge_entities(entities, gaz)
+            entities = [canonical(e, article.body, self.known) for e in entities]
             out.append(EnrichedArticle(
                 **article.model_dump(),
                 entities=entities,

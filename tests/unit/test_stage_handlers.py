@@ -46,3 +46,17 @@ def test_a_message_that_is_not_the_stage_schema_is_dead_lettered():
     assert outcome.error is not None and outcome.error.error_type == "schema"
     (outcome,) = extract_handler(Extractor("gazetteer"))([b"{}"])
     assert outcome.error is not None and outcome.error.error_type == "schema"
+
+
+def test_entity_keys_and_spans_leave_known_proclitics_out():
+    from services.extract.extract import canonical, known_names
+    from shared.schemas import Entity
+
+    text = "زار الوفد ومصر ولبنان وبغداد"
+    got = []
+    for word in ("ومصر", "ولبنان", "وبغداد"):
+        i = text.index(word)
+        e = canonical(Entity(text=word, label="LOC", start=i, end=i + len(word), normalized=""), text, known_names())
+        assert text[e.start:e.end] == e.text
+        got.append((e.text, e.normalized))
+    assert got == [("مصر", "مصر"), ("لبنان", "لبنان"), ("بغداد", "بغداد")]
