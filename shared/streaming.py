@@ -52,6 +52,9 @@ class Outcome:
 
     outputs: list[tuple[bytes, bytes]] = field(default_factory=list)
     error: StageError | None = None
+    on_delivered: Callable[[], None] | None = None
+    """Called once the broker acknowledged every output of the batch (e.g. to remember what
+    was sent); never called for a batch whose sends failed, which is then read again."""
 
 
 def broker_urls(settings: Settings) -> list[str]:
@@ -175,6 +178,9 @@ def add_stage_agent(
             # Delivery of every output is confirmed before take_events acks (commits) the batch.
             if pending:
                 await asyncio.gather(*pending)
+            for outcome in outcomes:
+                if outcome.on_delivered is not None:
+                    outcome.on_delivered()
 
     agent.__name__ = f"{stage}_agent"
     agent.__qualname__ = agent.__name__

@@ -28,6 +28,7 @@ def make_handler(settings: Settings, recent: RecentHashes | None = None):
 
     def handle(values: Sequence[bytes]) -> list[Outcome]:
         outcomes = []
+        batch_hashes: set[str] = set()
         for value in values:
             try:
                 # one timestamp per message: it orders "first seen" for near-duplicates
@@ -35,13 +36,16 @@ def make_handler(settings: Settings, recent: RecentHashes | None = None):
             except Rejected as exc:
                 outcomes.append(Outcome(error=StageError(exc.error_type, str(exc))))
                 continue
-            out = []
+            out, hashes = [], []
             for story in stories:
-                if recent.seen(story.content_hash):
+                if story.content_hash in recent or story.content_hash in batch_hashes:
                     log.info("dropped exact duplicate %s", story.article_id)
                     continue
+                batch_hashes.add(story.content_hash)
+                hashes.append(story.content_hash)
                 out.append((story.article_id.encode(), story.model_dump_json().encode()))
-            outcomes.append(Outcome(outputs=out))
+            # remembered only once sent: a batch whose sends fail is read again, not dropped
+            outcomes.append(Outcome(outputs=out, on_delivered=lambda hs=hashes: [recent.add(h) for h in hs]))
         return outcomes
 
     return handle

@@ -60,3 +60,14 @@ def test_entity_keys_and_spans_leave_known_proclitics_out():
         assert text[e.start:e.end] == e.text
         got.append((e.text, e.normalized))
     assert got == [("مصر", "مصر"), ("لبنان", "لبنان"), ("بغداد", "بغداد")]
+
+
+def test_ingest_remembers_a_story_only_once_its_send_was_acknowledged():
+    handle = ingest_handler(Settings())
+    raw = json.dumps(ARTICLE, ensure_ascii=False).encode()
+    (first,) = handle([raw])
+    (replayed,) = handle([raw])  # first batch's send never confirmed: it is read again, not dropped
+    assert first.outputs and replayed.outputs
+    replayed.on_delivered()
+    (after,) = handle([raw])
+    assert after.outputs == []
