@@ -30,7 +30,19 @@ out = Console()
 
 
 def _settings() -> Settings:
-    return Settings()
+    """Settings from the environment; a bad ``HADATH_*`` value is one clear line, exit 2."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        from shared.settings import env_name
+
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else "?"
+            name = env_name(field) if field in Settings.model_fields else field
+            console.print(f"[red]{name}={err.get('input')!r}: {err['msg']}[/red]")
+        raise typer.Exit(2)
 
 
 @infra_app.command("up")
@@ -47,8 +59,29 @@ def infra_down() -> None:
     """Stop the local Kafka and Elasticsearch."""
     from shared import infra
 
-    infra.down(_settings())
-    console.print("Kafka and Elasticsearch stopped")
+    settings = _settings()
+    before = infra.status(settings)
+    infra.down(settings)
+    for name, st in before.items():
+        if st.get("pid"):
+            console.print(f"{name}: stopped (pid {st['pid']})")
+        elif st.get("running"):
+            console.print(f"[yellow]{name}: answers at {st['address']} but was not started from "
+                          f"HADATH_HOME={settings.home}; left running[/yellow]")
+        else:
+            console.print(f"{name}: was not running")
+
+
+@infra_app.command("wipe")
+def infra_wipe(yes: bool = typer.Option(False, "--yes", help="do not ask")) -> None:
+    """Stop Kafka and Elasticsearch and DELETE their data (topics, offsets, indices); keeps downloads."""
+    from shared import infra
+
+    settings = _settings()
+    if not yes and not typer.confirm(f"Delete all topics and indices under {settings.home}?"):
+        raise typer.Exit(1)
+    infra.wipe(settings)
+    console.print("Kafka and Elasticsearch stopped and their data deleted; `hadath infra up` starts them empty")
 
 
 @infra_app.command("status")
@@ -95,12 +128,14 @@ def services_status(as_json: bool = typer.Option(False, "--json")) -> None:
         out.print(f"{name:12} {'running' if s['running'] else 'STOPPED':8} pid {s['pid']}  log {s['log']}")
 
 
-def _feed(paths: list[Path], source: str | None) -> "object":
+def _feed(paths: list[Path], source: str | None):
     from shared.feed import feed
+
+    from shared.feed import count_records
 
     with Progress(TextColumn("feeding"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
                   TimeElapsedColumn(), console=console, transient=False) as bar:
-        task = bar.add_task("", total=None)
+        task = bar.add_task("", total=count_records(paths))
         report = feed(paths, _settings(), source=source,
                       on_record=lambda rec: bar.update(task, advance=1, description=rec.origin[-60:]))
     return report
@@ -155,6 +190,28 @@ def _pipeline_status() -> dict:
     st["index"] = {"alias": settings.index_alias, "count": count}
     st["deadletter"] = st["topics"][Topics.from_settings(settings).deadletter]["end_offset"]
     return st
+
+
+@app.command("deadletters")
+def deadletters_cmd(limit: int = typer.Option(20, min=1, help="the newest N"),
+                    as_json: bool = typer.Option(False, "--json", help="one dead-letter record per line")) -> None:
+    """Show what the services could not process: stage, reason, where it came from."""
+    from shared.kafka_admin import read_dead_letters
+
+    settings = _settings()
+    with _friendly_errors(settings):
+        records = read_dead_letters(settings, limit=limit)
+    if as_json:
+        for rec in records:
+            sys.stdout.write(rec.model_dump_json() + "\n")
+        return
+    for rec in records:
+        payload = (rec.payload[:100] + "…") if len(rec.payload) > 100 else rec.payload
+        out.print(f"[bold]{rec.failed_at:%Y-%m-%d %H:%M:%S}[/bold] {rec.stage} [red]{rec.error_type}[/red] "
+                  f"from {rec.topic}[{rec.partition}]@{rec.offset}", highlight=False)
+        out.print(f"  reason:  {rec.error_message}", highlight=False, markup=False)
+        out.print(f"  payload ({rec.payload_encoding}): {payload}", highlight=False, markup=False)
+    out.print(f"{len(records)} dead letters shown (newest last; --json for whole records)")
 
 
 @app.command("search")
@@ -254,8 +311,9 @@ def demo(extract_workers: int = typer.Option(1, "--extract-workers", min=1),
     wait_until_idle(settings, timeout_seconds=timeout_seconds,
                     on_poll=lambda st: console.print(f"  lag: " + ", ".join(f"{k} {v['lag']}" for k, v in st["groups"].items())))
     es.indices.refresh(index=settings.index_alias)
-    console.print(f"indexed {es.count(index=settings.index_alias)['count']} documents "
-                  f"({time.monotonic() - started:.1f} s after feeding)")
+    console.print(f"{es.count(index=settings.index_alias)['count']} documents in the index "
+                  f"({time.monotonic() - started:.1f} s after feeding; the sample page holds two stories, "
+                  f"and documents fed earlier stay until `hadath infra wipe`)")
     console.rule(f"5/5 hadath search {query}")
     print_result(search(es, settings, query, size=5))
     console.print("\nThe pipeline keeps running. Try: [bold]hadath search \"الأمم المتحدة\"[/bold], "

@@ -73,6 +73,31 @@ def _kind(path: Path) -> str | None:
     return None
 
 
+def count_records(paths: Iterable[Path]) -> int | None:
+    """How many records :func:`feed` will read (non-blank JSON Lines lines, JSON array items,
+    one per text file), for a progress bar; ``None`` when a path is missing."""
+    try:
+        files = expand(paths)
+    except FileNotFoundError:
+        return None
+    total = 0
+    for path in files:
+        kind = _kind(path) or "text"
+        if kind == "jsonl":
+            opener = __import__("gzip").open if path.name.lower().endswith(".gz") else open
+            with opener(path, "rb") as fh:
+                total += sum(1 for line in fh if line.strip())
+        elif kind == "json":
+            try:
+                parsed = json.loads(path.read_bytes())
+                total += len(parsed) if isinstance(parsed, list) else 1
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                total += 1
+        else:
+            total += 1
+    return total
+
+
 def records(path: Path, *, source: str | None, report: FeedReport) -> Iterator[Record]:
     """The records of one file (see module doc); unreadable parts are refused into ``report``."""
     kind = _kind(path) or "text"

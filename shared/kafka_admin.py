@@ -106,6 +106,27 @@ def pipeline_status(settings: Settings) -> dict[str, Any]:
         admin.close()
 
 
+def read_dead_letters(settings: Settings, *, limit: int = 20, timeout_ms: int = 3000) -> list:
+    """The newest ``limit`` records of the dead-letter topic, oldest first (no consumer group)."""
+    from shared.schemas import DeadLetter
+
+    topic = Topics.from_settings(settings).deadletter
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
+                             consumer_timeout_ms=timeout_ms, group_id=None)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not tps:
+            return []
+        consumer.assign(tps)
+        ends = consumer.end_offsets(tps)
+        for tp in tps:
+            consumer.seek(tp, max(ends[tp] - limit, 0))
+        records = [DeadLetter.model_validate_json(m.value) for m in consumer]
+    finally:
+        consumer.close()
+    return sorted(records, key=lambda r: r.failed_at)[-limit:]
+
+
 def wait_until_idle(settings: Settings, *, timeout_seconds: float = 600, poll_seconds: float = 2.0,
                     on_poll=None) -> dict[str, Any]:
     """Wait until every service's lag is 0 on two polls in a row; returns the last status.

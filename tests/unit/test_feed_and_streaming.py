@@ -83,3 +83,13 @@ def test_settings_env_round_trips(monkeypatch):
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     assert Settings() == s
+
+
+def test_count_records_matches_what_feed_reads(tmp_path):
+    from shared.feed import count_records
+
+    (tmp_path / "a.jsonl").write_bytes(b'{"body": "x"}\n\n{"body": "y"}\n')
+    (tmp_path / "b.json").write_text('[{"body": "x"}, {"body": "y"}, {"body": "z"}]', encoding="utf-8")
+    (tmp_path / "c.html").write_text("<p>خبر</p>", encoding="utf-8")
+    assert count_records([tmp_path]) == 6
+    assert count_records([tmp_path / "missing"]) is None

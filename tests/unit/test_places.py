@@ -165,3 +165,10 @@ def test_invisible_marks_inside_a_name_keep_original_offsets(rec):
     text = "صدر بيان في بغ\u200dداد و\u200cقالت إن\ufeff الوضع هادئ"
     (ent,) = rec.recognize(text)
     assert ent.normalized == "بغداد" and text[ent.start:ent.end] == ent.text == "بغ\u200dداد"
+
+
+def test_khartoum_is_found_and_floods_are_not_seoul(rec):
+    text = "اجتاحت سيول جارفة مدينة الخرطوم وأم درمان"
+    ents = rec.recognize(text)
+    assert [e.normalized for e in ents] == ["الخرطوم", "ام درمان"]
+    assert link_places(text, ents)[0].geonameid == 379252
