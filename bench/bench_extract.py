@@ -1,4 +1,5 @@
-"""Throughput of the default CRF recognizer: articles/second of ``recognize_batch`` (one worker).
+"""Throughput of an offline recognizer (default the CRF; ``--recognizer bilstm``): articles/second
+of ``recognize_batch`` (one worker).
 
     python bench/bench_extract.py [--limit 500] [--batch 32]
 
@@ -23,16 +24,18 @@ def main() -> int:
     ap.add_argument("--corpus", type=Path, default=CORPUS)
     ap.add_argument("--limit", type=int, default=2000)
     ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--recognizer", choices=("crf", "bilstm"), default="crf",
+                    help="offline recognizer to measure (bilstm: services.extract.ner.neural)")
     args = ap.parse_args()
     if not args.corpus.exists():
         print(f"skip: {args.corpus} not found")
         return 0
-    from services.extract.ner.crf import CrfRecognizer
+    from services.extract.ner.evaluate import load_recognizer
 
     with args.corpus.open(encoding="utf-8") as fh:
         bodies = [json.loads(line)["body"] for _, line in zip(range(args.limit), fh)]
     t0 = time.perf_counter()
-    rec = CrfRecognizer()
+    rec = load_recognizer(args.recognizer)
     load_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     n_ent = 0

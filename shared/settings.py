@@ -34,7 +34,8 @@ class Settings(BaseSettings):
         max_message_bytes: largest record ``hadath feed`` sends and the broker accepts, in bytes
             (``HADATH_MAX_MESSAGE_BYTES``).
         recognizer: entity recognizer the extract service uses: ``crf`` (the shipped offline
-            model), ``gazetteer`` (places only) or ``camel`` (CAMeL Tools BERT)
+            CRF), ``bilstm`` (the shipped BiLSTM-CRF), ``gazetteer`` (places only) or ``camel``
+            (CAMeL Tools BERT)
             (``HADATH_RECOGNIZER``).
         ner_model_dir: folder of a CAMeL Tools / Hugging Face token-classification model for the
             ``camel`` recognizer (``HADATH_NER_MODEL_DIR``).

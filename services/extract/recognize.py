@@ -39,6 +39,7 @@ def get_recognizer(name: str, *, model_dir: str | None = None) -> Recognizer:
     """The recognizer called ``name`` (``Settings.recognizer``).
 
     ``crf``: the shipped offline CRF model (:mod:`services.extract.ner.crf`);
+    ``bilstm``: the shipped BiLSTM-CRF, numpy inference (:mod:`services.extract.ner.neural`);
     ``gazetteer``: places only (:mod:`services.extract.places`);
     ``camel``: CAMeL Tools' BERT NER from ``model_dir`` (needs ``pip install '.[bert]'``).
 
@@ -49,6 +50,10 @@ def get_recognizer(name: str, *, model_dir: str | None = None) -> Recognizer:
         from services.extract.ner.crf import CrfRecognizer
 
         return CrfRecognizer()
+    if name == "bilstm":
+        from services.extract.ner.neural import NeuralRecognizer
+
+        return NeuralRecognizer()
     if name == "gazetteer":
         from services.extract.places import GazetteerRecognizer
 
@@ -57,4 +62,4 @@ def get_recognizer(name: str, *, model_dir: str | None = None) -> Recognizer:
         from services.extract.ner.camel import CamelRecognizer
 
         return CamelRecognizer(model_dir)
-    raise ValueError(f"unknown recognizer {name!r}: choose crf, gazetteer or camel (HADATH_RECOGNIZER)")
+    raise ValueError(f"unknown recognizer {name!r}: choose crf, bilstm, gazetteer or camel (HADATH_RECOGNIZER)")

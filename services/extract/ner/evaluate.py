@@ -65,11 +65,24 @@ def evaluate(recognizer, gold_path: Path) -> dict:
     }
 
 
-def eval_main(gold: Path, as_json: bool = False, model: Path | None = None) -> int:
-    """CLI hook: evaluate the CRF recognizer on ``gold``; print a rich table or JSON. Returns 0."""
-    from services.extract.ner.crf import CrfRecognizer
+def load_recognizer(name: str = "crf", model: Path | None = None):
+    """The offline recognizer ``name`` (``crf`` or ``bilstm``), from ``model`` when given."""
+    if name == "bilstm":
+        from services.extract.ner.neural import NeuralRecognizer
 
-    result = evaluate(CrfRecognizer(model) if model else CrfRecognizer(), Path(gold))
+        return NeuralRecognizer(model) if model else NeuralRecognizer()
+    if name == "crf":
+        from services.extract.ner.crf import CrfRecognizer
+
+        return CrfRecognizer(model) if model else CrfRecognizer()
+    raise ValueError(f"unknown recognizer {name!r}: crf or bilstm")
+
+
+def eval_main(gold: Path, as_json: bool = False, model: Path | None = None,
+              recognizer: str = "crf") -> int:
+    """CLI hook: evaluate an offline recognizer (default the CRF) on ``gold``; print a rich
+    table or JSON. Returns 0."""
+    result = evaluate(load_recognizer(recognizer, model), Path(gold))
     if as_json:
         print(json.dumps(result, indent=2))
         return 0
@@ -96,8 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover
     ap.add_argument("gold", type=Path)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--model", type=Path, default=None)
+    ap.add_argument("--recognizer", choices=("crf", "bilstm"), default="crf")
     args = ap.parse_args(argv)
-    return eval_main(args.gold, args.json, args.model)
+    return eval_main(args.gold, args.json, args.model, args.recognizer)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,303 @@
+"""Train the BiLSTM-CRF tagger of :mod:`services.extract.ner.neural` with torch; export to numpy.
+
+Command (from the repository root; torch is needed for training only)::
+
+    python -m services.extract.ner.embeddings ../shared/data/news/ant-20k.jsonl.gz /tmp/hadath-w2v.npz
+    python -m services.extract.ner.neural_train ../shared/data/ner/anercorp_camel_rebuilt/train.txt \
+        --w2v /tmp/hadath-w2v.npz
+
+``--dev-fold k`` holds out the k-th contiguous sixth of TRAIN and reports its micro F1 after
+every epoch (used to choose the hyper-parameters and the number of epochs); without it the
+model is trained on every training sentence for ``--epochs`` epochs and written to
+``model/anercorp-bilstm.npz``. ``merge OUT A.npz B.npz ...`` packs models trained with
+different ``--seed`` into one ensemble file (mean emissions and transitions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from services.extract.ner import clusters as clusters_mod
+from services.extract.ner import gazetteers as gaz_mod
+from services.extract.ner.features import DOC_WINDOW, document_contexts, word_info
+from services.extract.ner.neural import (
+    DEFAULT_NEURAL_PATH,
+    MAX_CHARS,
+    Featurizer,
+    pad_batch,
+)
+from services.extract.ner.train import read_conll
+
+TAGS = ["O", "B-PERS", "I-PERS", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC"]
+DEFAULTS = {"epochs": 20, "batch": 16, "lr": 1e-3, "hidden": 96, "char_filters": 64,
+            "char_dim": 32, "cl_dim": 16, "dropout": 0.5, "word_dropout": 0.05,
+            "vocab": 60_000, "seed": 1}
+
+
+cfg_train_words = False  # word vectors are frozen: training-only words would stay random
+
+
+def build_featurizer(sents: Sequence[Sequence[str]], w2v: Path, vocab_size: int):
+    """Vocabulary (pretrained words + training words), characters, clue names and resources."""
+    gaz, gmax = gaz_mod.load(parts=True)
+    cl = clusters_mod.load_clusters(with_vectors=False)
+    z = np.load(w2v)
+    pre_words = [str(w) for w in z["words"][:vocab_size]]
+    pre_vecs = z["vectors"][:vocab_size]
+    train_counts = Counter(word_info(t)[0] for s in sents for t in s)
+    words = ["<pad>", "<unk>"] + pre_words
+    seen = set(words)
+    for w, c in train_counts.items():
+        if c >= 2 and w not in seen and cfg_train_words:
+            words.append(w)
+            seen.add(w)
+    char_counts = Counter(ch for w in words[2:] for ch in w[:MAX_CHARS])
+    chars = ["<pad>", "<unk>"] + sorted(c for c, n in char_counts.items() if n >= 3)
+    # clue names seen at least 3 times in training
+    feat0 = Featurizer(words, chars, [], gaz, gmax, cl)
+    from services.extract.ner.features import local_signals
+    from services.extract.ner.neural import token_flags
+
+    gzs = [feat0.gz(s) for s in sents]
+    docs = document_contexts(sents, window=DOC_WINDOW, gzs=gzs)
+    flag_counts: Counter[str] = Counter()
+    for s, d, g in zip(sents, docs, gzs, strict=True):
+        infos = [word_info(t) for t in s]
+        norms = [x[0] for x in infos]
+        nopre = [x[1] for x in infos]
+        own = local_signals(norms, g)
+        for fs in token_flags(norms, nopre, s, g, cl.counts, d, own):
+            flag_counts.update(fs)
+    flags = sorted(f for f, n in flag_counts.items() if n >= 3)
+    feat = Featurizer(words, chars, flags, gaz, gmax, cl)
+    emb = np.random.default_rng(0).normal(0, 0.1, (len(words), pre_vecs.shape[1])).astype(np.float32)
+    emb[0] = 0
+    scale = 1.0 / (np.linalg.norm(pre_vecs, axis=1).mean() + 1e-9)
+    emb[2 : 2 + len(pre_words)] = pre_vecs * scale  # unit-ish rows
+    return feat, words, chars, flags, emb
+
+
+def featurize(feat: Featurizer, sents: Sequence[Sequence[str]]) -> list[dict]:
+    gzs = [feat.gz(s) for s in sents]
+    docs = document_contexts(sents, window=DOC_WINDOW, gzs=gzs)
+    return [feat.sentence(s, d, g) for s, d, g in zip(sents, docs, gzs, strict=True)]
+
+
+def make_net(n_words, n_chars, n_flags, emb, cfg):
+    import torch
+    from torch import nn
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            wdim = emb.shape[1]
+            self.word_emb = nn.Embedding(n_words, wdim, padding_idx=0)
+            self.word_emb.weight.data.copy_(torch.from_numpy(emb))
+            self.word_emb.weight.requires_grad_(False)  # frozen word2vec rows (fast, general)
+            self.char_emb = nn.Embedding(n_chars, cfg["char_dim"], padding_idx=0)
+            self.conv = nn.Conv1d(cfg["char_dim"], cfg["char_filters"], 3, padding=1)
+            self.cl = nn.ModuleList(nn.Embedding(n, cfg["cl_dim"]) for n in (65, 257, 1025))
+            d_in = 2 * wdim + cfg["char_filters"] + 3 * cfg["cl_dim"] + n_flags
+            self.drop = nn.Dropout(cfg["dropout"])
+            self.lstm = nn.LSTM(d_in, cfg["hidden"], batch_first=True, bidirectional=True)
+            self.out = nn.Linear(2 * cfg["hidden"], len(TAGS))
+            self.trans = nn.Parameter(torch.zeros(len(TAGS), len(TAGS)))
+            self.start = nn.Parameter(torch.zeros(len(TAGS)))
+            self.end = nn.Parameter(torch.zeros(len(TAGS)))
+
+        def emissions(self, b):
+            w, npw, ch, cl, fl, mask = b["w"], b["np"], b["ch"], b["cl"], b["fl"], b["mask"]
+            B, T = w.shape
+            ce = self.char_emb(ch.view(B * T, -1)).transpose(1, 2)  # (BT, C, L)
+            conv = self.conv(ce).transpose(1, 2)  # (BT, L, F)
+            conv = conv.masked_fill((ch.view(B * T, -1) == 0)[..., None], -1e4)
+            chf = torch.relu(conv.max(dim=1).values).view(B, T, -1)
+            x = torch.cat([self.word_emb(w), self.word_emb(npw), chf,
+                           *[e(cl[..., j]) for j, e in enumerate(self.cl)], fl], dim=-1)
+            x = self.drop(x)
+            lengths = mask.sum(1).cpu()
+            packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True,
+                                                       enforce_sorted=False)
+            h, _ = self.lstm(packed)
+            h, _ = nn.utils.rnn.pad_packed_sequence(h, batch_first=True, total_length=T)
+            return self.out(self.drop(h))
+
+        def nll(self, em, tags, mask):
+            B, T, K = em.shape
+            maskf = mask.float()
+            # gold path score (vectorised)
+            emit = em.gather(2, tags[..., None]).squeeze(2)  # (B, T)
+            tr = self.trans[tags[:, :-1], tags[:, 1:]]  # (B, T-1)
+            score = (emit * maskf).sum(1) + (tr * maskf[:, 1:]).sum(1) + self.start[tags[:, 0]]
+            last = tags.gather(1, (mask.sum(1) - 1)[:, None]).squeeze(1)
+            score = score + self.end[last]
+            alpha = self.start[None] + em[:, 0]
+            for t in range(1, T):
+                new = torch.logsumexp(alpha[:, :, None] + self.trans[None], dim=1) + em[:, t]
+                alpha = torch.where(mask[:, t : t + 1], new, alpha)
+            z = torch.logsumexp(alpha + self.end[None], dim=1)
+            return (z - score).sum()
+
+    return Net()
+
+
+def to_torch(batch: dict):
+    import torch
+
+    return {k: torch.from_numpy(v) for k, v in batch.items()}
+
+
+def batches(items, tags, size, rng):
+    order = sorted(range(len(items)), key=lambda i: (len(items[i]["w"]), rng.random()))
+    chunks = [order[i : i + size] for i in range(0, len(order), size)]
+    rng.shuffle(chunks)
+    return chunks
+
+
+def export(net, words, chars, flags, meta, path: Path) -> int:
+    sd = {k: v.detach().cpu().numpy() for k, v in net.state_dict().items()}
+    arrays = {
+        "word_emb": sd["word_emb.weight"].astype(np.float16),
+        "char_emb": sd["char_emb.weight"], "conv_w": sd["conv.weight"], "conv_b": sd["conv.bias"],
+        "cl0_emb": sd["cl.0.weight"], "cl1_emb": sd["cl.1.weight"], "cl2_emb": sd["cl.2.weight"],
+        "lstm_w_ih": sd["lstm.weight_ih_l0"], "lstm_w_hh": sd["lstm.weight_hh_l0"],
+        "lstm_b": sd["lstm.bias_ih_l0"] + sd["lstm.bias_hh_l0"],
+        "lstm_w_ih_r": sd["lstm.weight_ih_l0_reverse"], "lstm_w_hh_r": sd["lstm.weight_hh_l0_reverse"],
+        "lstm_b_r": sd["lstm.bias_ih_l0_reverse"] + sd["lstm.bias_hh_l0_reverse"],
+        "out_w": sd["out.weight"], "out_b": sd["out.bias"],
+        "trans": sd["trans"], "start": sd["start"], "end": sd["end"],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, words=np.array(words), chars=np.array(chars), flags=np.array(flags),
+                        meta=np.array(json.dumps(meta)), **arrays)
+    return path.stat().st_size
+
+
+def torch_decode(net, items, bs=64) -> list[list[str]]:
+    """Tags via the numpy network on exported weights would be slower; decode with torch here."""
+    import torch
+
+    from services.extract.ner.neural import BiLstmCrf
+
+    net.eval()
+    p = {"trans": net.trans.detach().numpy(), "start": net.start.detach().numpy(),
+         "end": net.end.detach().numpy()}
+    crf = BiLstmCrf(p)
+    out: list = [None] * len(items)
+    order = sorted(range(len(items)), key=lambda i: len(items[i]["w"]))
+    with torch.no_grad():
+        for k in range(0, len(order), bs):
+            idx = order[k : k + bs]
+            b = pad_batch([items[i] for i in idx], items_n_flags(net))
+            em = net.emissions(to_torch(b)).numpy()
+            for i, path in zip(idx, crf.viterbi(em, b["mask"]), strict=True):
+                out[i] = [TAGS[t] for t in path]
+    net.train()
+    return out
+
+
+def items_n_flags(net) -> int:
+    return net.lstm.input_size - 2 * net.word_emb.embedding_dim - net.conv.out_channels - 3 * net.cl[0].embedding_dim
+
+
+def run(train_path: Path, w2v: Path, out: Path | None, dev_fold: int | None, **overrides) -> dict:
+    import torch
+    from seqeval.metrics import f1_score
+
+    cfg = {**DEFAULTS, **overrides}
+    torch.manual_seed(cfg["seed"])
+    torch.set_num_threads(cfg.get("threads", 1))
+    rng = random.Random(cfg["seed"])
+    t0 = time.time()
+    sents = read_conll(train_path)
+    if dev_fold is not None:
+        a, b = len(sents) * dev_fold // 6, len(sents) * (dev_fold + 1) // 6
+        fit, dev = sents[:a] + sents[b:], sents[a:b]
+    else:
+        fit, dev = sents, []
+    feat, words, chars, flags, emb = build_featurizer([w for w, _ in fit], w2v, cfg["vocab"])
+    items = featurize(feat, [w for w, _ in fit])
+    ys = [np.array([TAGS.index(t) for t in tags]) for _, tags in fit]
+    dev_items = featurize(feat, [w for w, _ in dev]) if dev else []
+    net = make_net(len(words), len(chars), len(flags), emb, cfg)
+    opt = torch.optim.Adam([q for q in net.parameters() if q.requires_grad], lr=cfg["lr"])
+    print(json.dumps({"words": len(words), "chars": len(chars), "flags": len(flags),
+                      "prep_s": round(time.time() - t0, 1)}), flush=True)
+    history = []
+    best = (-1.0, 0)
+    best_state = None
+    for ep in range(1, cfg["epochs"] + 1):
+        te = time.time()
+        total = 0.0
+        for idx in batches(items, ys, cfg["batch"], rng):
+            b = pad_batch([items[i] for i in idx], len(flags))
+            tb = to_torch(b)
+            if cfg["word_dropout"] > 0:
+                drop = torch.rand(tb["w"].shape) < cfg["word_dropout"]
+                tb["w"] = tb["w"].masked_fill(drop & tb["mask"], 1)
+                tb["np"] = tb["np"].masked_fill(drop & tb["mask"], 1)
+            tags = np.zeros(b["mask"].shape, np.int64)
+            for r, i in enumerate(idx):
+                tags[r, : len(ys[i])] = ys[i]
+            em = net.emissions(tb)
+            loss = net.nll(em, torch.from_numpy(tags), tb["mask"])
+            opt.zero_grad()
+            (loss / len(idx)).backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+            opt.step()
+            total += float(loss.detach())
+        rec = {"epoch": ep, "loss": round(total / len(items), 3), "s": round(time.time() - te, 1)}
+        if dev:
+            pred = torch_decode(net, dev_items)
+            rec["dev_f1"] = round(float(f1_score([t for _, t in dev], pred)), 4)
+            if rec["dev_f1"] > best[0]:
+                best = (rec["dev_f1"], ep)
+                best_state = {k: v.clone() for k, v in net.state_dict().items()}
+        history.append(rec)
+        print(json.dumps(rec), flush=True)
+    meta = {"tags": TAGS, "doc": True, "parts": True, **cfg, "dev_fold": dev_fold,
+            "train_sentences": len(fit)}
+    report = {"best_dev": best, "seconds": round(time.time() - t0, 1), "history": history}
+    if out is not None:
+        if best_state is not None:  # with a dev fold: the weights of the best dev epoch
+            net.load_state_dict(best_state)
+            meta["epoch"] = best[1]
+        report["size_bytes"] = export(net, words, chars, flags, meta, out)
+        report["model"] = str(out)
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> None:  # pragma: no cover
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "merge":  # merge OUT MEMBER1 MEMBER2 ...: one ensemble file
+        from services.extract.ner.neural import merge_models
+
+        size = merge_models([Path(a) for a in argv[2:]], Path(argv[1]))
+        print(json.dumps({"model": argv[1], "members": len(argv) - 2, "size_bytes": size}))
+        return
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("train_path", type=Path)
+    ap.add_argument("--w2v", type=Path, required=True)
+    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--dev-fold", type=int, default=None)
+    for k, v in DEFAULTS.items():
+        ap.add_argument("--" + k.replace("_", "-"), type=type(v), default=v)
+    args = ap.parse_args(argv)
+    over = {k: getattr(args, k) for k in DEFAULTS}
+    out = args.out if args.out else (None if args.dev_fold is not None else DEFAULT_NEURAL_PATH)
+    rep = run(args.train_path, args.w2v, out, args.dev_fold, **over)
+    print(json.dumps({k: v for k, v in rep.items() if k != "history"}, indent=2))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
