@@ -333,10 +333,11 @@ def train_ner(train: Annotated[Path, typer.Argument(help="CoNLL 'word TAG' train
 @app.command("eval-ner")
 def eval_ner(gold: Annotated[Path, typer.Argument(help="CoNLL 'word TAG' gold file")],
              as_json: bool = typer.Option(False, "--json")) -> None:
-    """Entity-level precision, recall and F1 (conlleval rules) of the configured recognizer."""
+    """Entity-level precision, recall and F1 (conlleval rules) of the configured recognizer
+    (HADATH_RECOGNIZER)."""
     from services.extract.ner.evaluate import eval_main
 
-    raise typer.Exit(eval_main(gold, as_json))
+    raise typer.Exit(eval_main(gold, as_json, recognizer=_settings().recognizer))
 
 
 def main() -> None:

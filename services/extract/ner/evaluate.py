@@ -66,7 +66,8 @@ def evaluate(recognizer, gold_path: Path) -> dict:
 
 
 def load_recognizer(name: str = "crf", model: Path | None = None):
-    """The offline recognizer ``name`` (``crf`` or ``bilstm``), from ``model`` when given."""
+    """The recognizer ``name`` (``crf``, ``bilstm``, or any name :func:`get_recognizer` knows),
+    from ``model`` when given."""
     if name == "bilstm":
         from services.extract.ner.neural import NeuralRecognizer
 
@@ -75,7 +76,11 @@ def load_recognizer(name: str = "crf", model: Path | None = None):
         from services.extract.ner.crf import CrfRecognizer
 
         return CrfRecognizer(model) if model else CrfRecognizer()
-    raise ValueError(f"unknown recognizer {name!r}: crf or bilstm")
+    from services.extract.recognize import get_recognizer
+    from shared.settings import Settings
+
+    model_dir = model or Settings().ner_model_dir
+    return get_recognizer(name, model_dir=str(model_dir) if model_dir else None)
 
 
 def eval_main(gold: Path, as_json: bool = False, model: Path | None = None,
@@ -83,6 +88,7 @@ def eval_main(gold: Path, as_json: bool = False, model: Path | None = None,
     """CLI hook: evaluate an offline recognizer (default the CRF) on ``gold``; print a rich
     table or JSON. Returns 0."""
     result = evaluate(load_recognizer(recognizer, model), Path(gold))
+    result["recognizer"] = recognizer
     if as_json:
         print(json.dumps(result, indent=2))
         return 0
