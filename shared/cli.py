@@ -278,7 +278,7 @@ def print_result(result: dict) -> None:
     out.print(f"[bold]{result['total']}[/bold] documents")
     hits = Table("score", "title", "source", "published", "entities")
     for h in result["hits"]:
-        ents = ", ".join(sorted({f"{e['label']}:{e['normalized']}" for e in h["entities"]})[:6])
+        ents = ", ".join(sorted({f"{e['label']}:{e['text']}" for e in h["entities"]})[:6])
         hits.add_row(f"{h['score'] or 0:.2f}", h["title"] or "", h["source"] or "", (h["published_at"] or "")[:10], ents)
     out.print(hits)
     for name, buckets in result["facets"].items():

@@ -86,7 +86,8 @@ def _bucket(name: str, bucket: dict[str, Any]) -> dict[str, Any]:
                    if e.get("label") == name and e.get("normalized") == out["value"]]
         # prefer a form without proclitics (its normalization is the key itself)
         plain = [t for t in written if normalize(t, collapse_whitespace=True) == out["value"]]
-        out["display"] = (plain or written or [out["value"]])[0]
+        candidates = plain or written or [out["value"]]
+        out["display"] = max(candidates, key=candidates.count)  # the most common written form
     return out
 
 

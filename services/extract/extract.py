@@ -59,6 +59,10 @@ class Extractor:
         self.recognizer = recognizer
         self.known = known_names()
 
+    def _canonical(self, entity: Entity, body: str, own: set[str]) -> Entity:
+        itself = normalize(entity.text, collapse_whitespace=True)
+        return canonical(entity, body, lambda key: (key in own and key != itself) or self.known(key))
+
     def extract_batch(self, articles: Sequence[NormalizedArticle]) -> list[EnrichedArticle]:
         """One :class:`EnrichedArticle` per input, in order; offsets index each ``body``."""
         texts = [a.body for a in articles]
@@ -68,7 +72,10 @@ class Extractor:
         for article, entities, gaz in zip(articles, found, places_found):
             if self.recognizer is not self.gazetteer:
                 entities = merge_entities(entities, gaz)
-            entities = [canonical(e, article.body, self.known) for e in entities]
+            # a name is also "known" when the same article names it without the proclitic
+            # elsewhere (وهادي العامري → هادي العامري when هادي العامري occurs too)
+            own = {normalize(e.text, collapse_whitespace=True) for e in entities}
+            entities = [self._canonical(e, article.body, own) for e in entities]
             out.append(EnrichedArticle(
                 **article.model_dump(),
                 entities=entities,

@@ -8,7 +8,7 @@ from services.extract.app import make_handler as extract_handler
 from services.extract.extract import Extractor
 from services.ingest.app import make_handler as ingest_handler
 from services.normalize.app import handle as normalize_handle
-from shared.schemas import EnrichedArticle, IngestedArticle, NormalizedArticle
+from shared.schemas import EnrichedArticle, Entity, IngestedArticle, NormalizedArticle
 from shared.settings import Settings
 
 ARTICLE = {"source": "test", "title": "زيارة إلى البصرة",
@@ -71,3 +71,20 @@ def test_ingest_remembers_a_story_only_once_its_send_was_acknowledged():
     replayed.on_delivered()
     (after,) = handle([raw])
     assert after.outputs == []
+
+
+def test_a_proclitic_is_stripped_when_the_article_names_the_entity_without_it():
+    text = "قال هادي العامري إن الاجتماع انتهى، وهادي العامري يرأس الوفد."
+    body = {"source": "t", "title": "خبر", "body": text}
+    (ingested,) = ingest_handler(Settings())([json.dumps(body, ensure_ascii=False).encode()])
+    (normalized,) = normalize_handle([ingested.outputs[0][1]])
+    extractor = Extractor("gazetteer")
+    start = text.index("وهادي")
+    pers = [
+        Entity(text="هادي العامري", label="PERS", start=4, end=16, normalized=""),
+        Entity(text="وهادي العامري", label="PERS", start=start, end=start + 13, normalized=""),
+    ]
+    extractor.recognizer = type("Fixed", (), {"name": "fixed", "recognize_batch": lambda self, ts: [pers]})()
+    (doc,) = extractor.extract_batch([NormalizedArticle.model_validate_json(normalized.outputs[0][1])])
+    keys = [(e.text, e.normalized) for e in doc.entities if e.label == "PERS"]
+    assert keys == [("هادي العامري", "هادي العامري"), ("هادي العامري", "هادي العامري")]
