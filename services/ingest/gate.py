@@ -380,35 +380,15 @@ def process_raw(
     category = raw.category.strip() or None if raw.category else None
 
     main_id = ids.article_id(url=url, source=source, external_id=raw.id, title=title, body=main.body)
-    out = [
-        IngestedArticle(
-            article_id=main_id,
-            parent_id=None,
-            source=source,
-            url=url,
-            title=title,
-            body=main.body,
-            published_at=published_at,
-            ingested_at=ingested_at,
-            language="ar",
-            category=category,
-            content_hash=ids.content_hash(main.body),
+    def story_message(article_id, parent_id, story_title, body, when, story_category):
+        return IngestedArticle(
+            article_id=article_id, parent_id=parent_id, source=source, url=url, title=story_title,
+            body=body, published_at=when, ingested_at=ingested_at, language="ar",
+            category=story_category, content_hash=ids.content_hash(body),
         )
-    ]
+
+    out = [story_message(main_id, None, title, main.body, published_at, category)]
+    # embedded stories: the page does not say when they appeared, nor their category
     for position, story in enumerate(stories[1:], start=1):
-        out.append(
-            IngestedArticle(
-                article_id=ids.embedded_id(main_id, position),
-                parent_id=main_id,
-                source=source,
-                url=url,
-                title=story.title,
-                body=story.body,
-                published_at=None,
-                ingested_at=ingested_at,
-                language="ar",
-                category=None,
-                content_hash=ids.content_hash(story.body),
-            )
-        )
+        out.append(story_message(ids.embedded_id(main_id, position), main_id, story.title, story.body, None, None))
     return out

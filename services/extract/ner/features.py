@@ -222,12 +222,7 @@ def local_signals(norms: Sequence[str], gz: Sequence[Sequence[str]]) -> list[tup
             p = norms[i - 1]
             pn = strip_prefix(p)
             sig.append("pv=" + p)
-            if p in CUE_PERS or pn in CUE_PERS:
-                sig.append("cP")
-            if p in CUE_ORG or pn in CUE_ORG:
-                sig.append("cO")
-            if p in CUE_LOC or pn in CUE_LOC:
-                sig.append("cL")
+            sig.extend("c" + kind for kind in cue_kinds(p, pn))
         if i + 1 < len(norms):
             sig.append("nx=" + norms[i + 1])
         if w.startswith("ال") or strip_prefix(w) != w:
@@ -236,6 +231,13 @@ def local_signals(norms: Sequence[str], gz: Sequence[Sequence[str]]) -> list[tup
             sig.append("g" + g.split(":", 2)[1])
         out.append((key, sig))
     return out
+
+
+def cue_kinds(prev: str, prev_nopre: str) -> list[str]:
+    """Which cue lists the previous word (as written or proclitic-stripped) is in:
+    a sublist of ``["P", "O", "L"]`` (person titles, organisation heads, place heads)."""
+    return [kind for kind, cues in (("P", CUE_PERS), ("O", CUE_ORG), ("L", CUE_LOC))
+            if prev in cues or prev_nopre in cues]
 
 
 def document_contexts(

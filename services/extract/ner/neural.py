@@ -31,10 +31,10 @@ from services.extract.ner import clusters as clusters_mod
 from services.extract.ner import gazetteers as gaz_mod
 from services.extract.ner.crf import bio_spans, entity_key
 from services.extract.ner.features import (
-    CUE_LOC,
     CUE_ORG,
     CUE_PERS,
     DOC_WINDOW,
+    cue_kinds,
     gazetteer_matches,
     local_signals,
     sentence_spans,
@@ -80,13 +80,7 @@ def context_flags(norms: Sequence[str], nopre: Sequence[str], gz: Sequence[Seque
         f = list(gz[i])
         if i > 0:
             f.extend("-1" + g for g in gz[i - 1])
-            p, pn = norms[i - 1], nopre[i - 1]
-            if p in CUE_PERS or pn in CUE_PERS:
-                f.append("cueP")
-            if p in CUE_ORG or pn in CUE_ORG:
-                f.append("cueO")
-            if p in CUE_LOC or pn in CUE_LOC:
-                f.append("cueL")
+            f.extend("cue" + kind for kind in cue_kinds(norms[i - 1], nopre[i - 1]))
         else:
             f.append("bos")
         if i + 1 < n:
