@@ -181,3 +181,32 @@ def test_bilstm_micro_f1_on_anercorp_test(recognizer: NeuralRecognizer) -> None:
     res = evaluate(recognizer, TEST_SPLIT)
     assert res["tokens"] == 25008
     assert res["micro"]["f1"] >= MIN_TEST_F1
+
+
+@shipped
+def test_fast_flag_ids_equal_the_named_flags_training_uses(recognizer: NeuralRecognizer) -> None:
+    """``Featurizer.context_ids`` (inference) gives, per token, exactly the ids of the flag
+    names :func:`context_flags` gives (what training used), on every sample article."""
+    import json as _json
+
+    from services.extract.ner.features import sentence_spans, tokenize, word_forms
+    from services.extract.ner.neural import context_flags, doc_clues
+
+    feat = recognizer.feat
+    fi = feat.flag_index
+    samples = Path(__file__).resolve().parents[2] / "shared" / "samples" / "articles.jsonl"
+    checked = 0
+    for line in samples.read_text(encoding="utf-8").splitlines():
+        text = _json.loads(line)["body"]
+        sents = [[text[a:b] for a, b in s] for s in sentence_spans(text, tokenize(text))]
+        gzs = [feat.gz(s) for s in sents]
+        owns, docs = doc_clues(sents, gzs, window=None)
+        for toks, g, d, o in zip(sents, gzs, docs, owns, strict=True):
+            norms = [word_forms(t)[0] for t in toks]
+            nopre = [word_forms(t)[1] for t in toks]
+            named = context_flags(norms, nopre, g, d, o)
+            fast = feat.context_ids(norms, nopre, g, d, o)
+            for nf, ids in zip(named, fast, strict=True):
+                assert sorted(set(ids)) == sorted({fi[f] for f in nf if f in fi})
+                checked += 1
+    assert checked > 1000

@@ -135,6 +135,7 @@ CUE_LOC = frozenset(normalize(w) for w in (
 Gazetteer = Mapping[tuple[str, ...], frozenset[str]]  # token tuple -> {"LOC:ag", "PERS:nr", ...}
 
 
+@lru_cache(maxsize=200_000)
 def _first_variants(w: str) -> tuple[str, ...]:
     """Forms a name-initial token may take in a gazetteer: as is, without proclitics, and with
     the article restored after ``لل`` / ``ل+ال`` (للامم -> الامم)."""
@@ -283,11 +284,16 @@ def document_contexts(
 
 
 @lru_cache(maxsize=200_000)
+def word_forms(tok: str) -> tuple[str, str, str]:
+    """``(normalised, without proclitics, stem)`` of a token."""
+    w = normalize(tok)
+    return w, strip_prefix(w), stem(w)
+
+
+@lru_cache(maxsize=200_000)
 def word_info(tok: str) -> tuple[str, str, str, tuple[str, ...]]:
     """``(normalised, without proclitics, stem, context-free feature names)`` of a token."""
-    w = normalize(tok)
-    np_ = strip_prefix(w)
-    st = stem(w)
+    w, np_, st = word_forms(tok)
     names = ["b", "w=" + w, "s=" + st, "np=" + np_, "sh=" + shape(tok), "len=" + str(min(len(w), 8))]
     for k in (1, 2, 3, 4):
         if len(w) > k:

@@ -40,7 +40,7 @@ from services.extract.ner.features import (
     sentence_spans,
     shape,
     tokenize,
-    word_info,
+    word_forms,
 )
 from shared.schemas import ENTITY_LABELS, Entity
 
@@ -118,7 +118,7 @@ def doc_clues(sentences: Sequence[Sequence[str]], gzs, window: int | None):
     """Per sentence: its :func:`local_signals` and ``doc key -> {signal: count}`` of the document
     clues the network reads, over the document (``window`` sentences either side, or all of
     them when None). Same counts as :func:`features.document_contexts` for those signals."""
-    locs = [local_signals([word_info(t)[0] for t in s], g) for s, g in zip(sentences, gzs, strict=True)]
+    locs = [local_signals([word_forms(t)[0] for t in s], g) for s, g in zip(sentences, gzs, strict=True)]
     per_sent: list[dict[str, dict[str, int]]] = []
     for loc in locs:
         d: dict[str, dict[str, int]] = {}
@@ -167,9 +167,10 @@ class Featurizer:
         self._char_cache: dict[str, list[int]] = {}
         self._static_cache: dict[str, list[int]] = {}
         self._cl_cache: dict[str, tuple[int, int, int]] = {}
+        self._cue_cache: dict[str, tuple[list[int], list[int]]] = {}
 
     def gz(self, tokens: Sequence[str]) -> list[list[str]]:
-        return gazetteer_matches([word_info(t)[0] for t in tokens], self.gaz, self.gaz_max)
+        return gazetteer_matches([word_forms(t)[0] for t in tokens], self.gaz, self.gaz_max)
 
     def _chars(self, w: str) -> list[int]:
         ids = self._char_cache.get(w)
@@ -188,10 +189,60 @@ class Featurizer:
                 self._cl_cache[w] = hit
         return hit
 
+    def _cue_ids(self, w: str, np_: str) -> tuple[list[int], list[int]]:
+        """Flag ids a word gives the next token (``cueP``/``cueO``/``cueL``) and the token after
+        it (``cueP2``/``cueO2``), as :func:`context_flags` names them (cached per word)."""
+        hit = self._cue_cache.get(w)
+        if hit is None:
+            fi = self.flag_index
+            one = [fi[f] for f in ("cue" + k for k in cue_kinds(w, np_)) if f in fi]
+            two = [fi[f] for f, cues in (("cueP2", CUE_PERS), ("cueO2", CUE_ORG))
+                   if np_ in cues and f in fi]
+            hit = (one, two)
+            if len(self._cue_cache) < 500_000:
+                self._cue_cache[w] = hit
+        return hit
+
+    def context_ids(self, norms: Sequence[str], nopre: Sequence[str], gz: Sequence[Sequence[str]],
+                    doc=None, own=None) -> list[list[int]]:
+        """Flag ids of :func:`context_flags` (the same set per token, unknown flags dropped),
+        computed without building the flag strings: the recognizer's hot path."""
+        fi = self.flag_index
+        n = len(norms)
+        cues = [self._cue_ids(w, p) for w, p in zip(norms, nopre, strict=True)]
+        bos, eos = fi.get("bos"), fi.get("eos")
+        out: list[list[int]] = []
+        for i in range(n):
+            ids = [fi[g] for g in gz[i] if g in fi] if gz[i] else []
+            if i > 0:
+                if gz[i - 1]:
+                    ids.extend(fi[f] for f in ("-1" + g for g in gz[i - 1]) if f in fi)
+                ids.extend(cues[i - 1][0])
+            elif bos is not None:
+                ids.append(bos)
+            if i + 1 < n:
+                if gz[i + 1]:
+                    ids.extend(fi[f] for f in ("+1" + g for g in gz[i + 1]) if f in fi)
+            elif eos is not None:
+                ids.append(eos)
+            if i > 1:
+                ids.extend(cues[i - 2][1])
+            if own is not None and own[i][0] is not None:
+                key, mine = own[i]
+                other = doc.get(key)
+                if other:
+                    for sg in _DOC_SIGNALS:
+                        if other.get(sg, 0) > mine.count(sg):
+                            j = fi.get("d:" + sg)
+                            if j is not None:
+                                ids.append(j)
+            out.append(ids)
+        return out
+
     def sentence(self, tokens: Sequence[str], doc=None, gz=None, own=None) -> dict:
         """Arrays of one sentence: ``w``, ``np`` (n,), ``ch`` list of char id lists, ``cl`` (n, 3),
         ``fl`` list of flag index lists."""
-        infos = [word_info(t) for t in tokens]
+        infos = [word_forms(t) for t in tokens]
         norms = [x[0] for x in infos]
         nopre = [x[1] for x in infos]
         if gz is None:
@@ -201,7 +252,7 @@ class Featurizer:
         elif not doc:
             own = None
         fi = self.flag_index
-        ctx = context_flags(norms, nopre, gz, doc, own)
+        ctx = self.context_ids(norms, nopre, gz, doc, own)
         fl = []
         for t, w, p, c in zip(tokens, norms, nopre, ctx, strict=True):
             st = self._static_cache.get(t)
@@ -209,7 +260,7 @@ class Featurizer:
                 st = [fi[f] for f in static_flags(t, w, p, self.counts) if f in fi]
                 if len(self._static_cache) < 500_000:
                     self._static_cache[t] = st
-            fl.append(st + [fi[f] for f in c if f in fi])
+            fl.append(st + c)
         wi = self.word_index
         return {
             "key": norms,
@@ -241,6 +292,9 @@ def pad_batch(items: Sequence[dict], n_flags: int, dedupe: bool = False) -> dict
         first: list[tuple[int, int]] = []
     else:
         ch = np.zeros((B, T, MAX_CHARS), np.int64)
+    fb: list[int] = []  # (batch, time, flag) coordinates of the multi-hot clues, set at once
+    ft: list[int] = []
+    ff: list[int] = []
     for b, x in enumerate(items):
         n = len(x["w"])
         w[b, :n] = x["w"]
@@ -259,15 +313,18 @@ def pad_batch(items: Sequence[dict], n_flags: int, dedupe: bool = False) -> dict
             for t, ids in enumerate(x["ch"]):
                 ch[b, t, : len(ids)] = ids
         for t, ids in enumerate(x["fl"]):
-            fl[b, t, ids] = 1.0
+            fb.extend([b] * len(ids))
+            ft.extend([t] * len(ids))
+            ff.extend(ids)
+    fl[fb, ft, ff] = 1.0
     if dedupe:
         uch = np.zeros((len(rows), MAX_CHARS), np.int64)
         for j, ids in enumerate(rows):
             uch[j, : len(ids)] = ids
-        fb, ft = np.array(first, np.int64).reshape(-1, 2).T
+        ub, ut = np.array(first, np.int64).reshape(-1, 2).T
         out["u"], out["uch"] = u, uch
         out["ukeys"] = list(uniq)
-        out["uw"], out["unp"], out["ucl"] = w[fb, ft], npw[fb, ft], cl[fb, ft]
+        out["uw"], out["unp"], out["ucl"] = w[ub, ut], npw[ub, ut], cl[ub, ut]
     else:
         out["ch"] = ch
     return out
@@ -629,9 +686,9 @@ def propagate_labels(sentences: Sequence[Sequence[str]], tags: Sequence[Sequence
     from collections import Counter
 
     def key_of(norms: Sequence[str]) -> tuple[str, ...]:
-        return (word_info(norms[0])[1], *norms[1:]) if norms else ()
+        return (word_forms(norms[0])[1], *norms[1:]) if norms else ()
 
-    norms = [[word_info(t)[0] for t in s] for s in sentences]
+    norms = [[word_forms(t)[0] for t in s] for s in sentences]
     per_sent: list[dict[tuple[str, ...], Counter]] = []
     for s_norms, s_tags in zip(norms, tags, strict=True):
         d: dict[tuple[str, ...], Counter] = {}
@@ -663,7 +720,7 @@ def propagate_labels(sentences: Sequence[Sequence[str]], tags: Sequence[Sequence
         firsts = {k[0] for k in votes}
         s_norms, s_out = norms[i], out[i]
         m = len(s_norms)
-        heads = [word_info(w)[1] for w in s_norms]
+        heads = [word_forms(w)[1] for w in s_norms]
         for L in by_len:
             for a in range(0, m - L + 1):
                 if heads[a] not in firsts or s_out[a] != "O":
