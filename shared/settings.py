@@ -33,9 +33,9 @@ class Settings(BaseSettings):
         home: folder for local infrastructure downloads, data, logs and pid files (``HADATH_HOME``).
         max_message_bytes: largest record ``hadath feed`` sends and the broker accepts, in bytes
             (``HADATH_MAX_MESSAGE_BYTES``).
-        recognizer: entity recognizer the extract service uses: ``crf`` (the shipped offline
-            CRF), ``bilstm`` (the shipped BiLSTM-CRF), ``gazetteer`` (places only) or ``camel``
-            (CAMeL Tools BERT)
+        recognizer: entity recognizer the extract service uses: ``bilstm`` (default: the
+            shipped BiLSTM-CRF, numpy inference), ``crf`` (the shipped offline CRF),
+            ``gazetteer`` (places only) or ``camel`` (CAMeL Tools BERT)
             (``HADATH_RECOGNIZER``).
         ner_model_dir: folder of a CAMeL Tools / Hugging Face token-classification model for the
             ``camel`` recognizer (``HADATH_NER_MODEL_DIR``).
@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     group_prefix: str = "hadath"
     home: Path = Field(default_factory=_default_home)
     max_message_bytes: int = Field(default=1_000_000, ge=1024)
-    recognizer: str = "crf"
+    recognizer: str = "bilstm"
     ner_model_dir: Path | None = None
     index_batch_size: int = Field(default=500, ge=1)
     index_batch_seconds: float = Field(default=1.0, gt=0)

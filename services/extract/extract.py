@@ -52,7 +52,7 @@ def canonical(entity: Entity, text: str, known: Callable[[str], bool]) -> Entity
 class Extractor:
     """Runs recognition, place linking and date resolution over batches of stories."""
 
-    def __init__(self, recognizer: Recognizer | str = "crf", *, model_dir: str | None = None) -> None:
+    def __init__(self, recognizer: Recognizer | str = "bilstm", *, model_dir: str | None = None) -> None:
         self.gazetteer = GazetteerRecognizer()
         if isinstance(recognizer, str):
             recognizer = self.gazetteer if recognizer == "gazetteer" else get_recognizer(recognizer, model_dir=model_dir)

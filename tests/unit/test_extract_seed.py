@@ -28,7 +28,7 @@ def stories():
     raw = json.dumps({"source": "omandaily", "body": page, "published_at": "2024-01-04T12:00:00+00:00"},
                      ensure_ascii=False).encode()
     ingested = process_raw(raw, ingested_at=datetime(2024, 1, 4, 12, tzinfo=UTC))
-    return Extractor("crf").extract_batch([normalize_article(a) for a in ingested])
+    return Extractor("bilstm").extract_batch([normalize_article(a) for a in ingested])
 
 
 def _keys(doc, label):
@@ -46,13 +46,18 @@ def test_places_in_the_afp_story_are_linked_with_coordinates(stories):
             assert abs(place.location.lat - coords[0]) < 0.6 and abs(place.location.lon - coords[1]) < 0.6, name
 
 
-@pytest.mark.xfail(reason="the offline CRF (micro F1 0.75) still misses some ORG/PERS of the seed; "
-                          "open in the NER issue", strict=False)
-def test_people_and_organizations_in_the_afp_story(stories):
+def test_people_in_the_afp_story(stories):
     afp = stories[0]
-    missing_pers = {entity_key(p) for p in PERS} - _keys(afp, "PERS")
-    missing_org = {entity_key(o) for o in ORGS} - _keys(afp, "ORG")
-    assert not missing_pers and not missing_org, (missing_pers, missing_org, _keys(afp, "PERS"), _keys(afp, "ORG"))
+    missing = {entity_key(p) for p in PERS} - _keys(afp, "PERS")
+    assert not missing, (missing, _keys(afp, "PERS"))
+
+
+@pytest.mark.xfail(reason="the shipped BiLSTM-CRF (micro F1 0.75) does not tag الحشد الشعبي and "
+                          "التحالف الدولي as ORG in this story; open in the NER issue", strict=True)
+def test_organizations_in_the_afp_story(stories):
+    afp = stories[0]
+    missing = {entity_key(o) for o in ORGS} - _keys(afp, "ORG")
+    assert not missing, (missing, _keys(afp, "ORG"))
 
 
 def test_dates_in_both_stories(stories):

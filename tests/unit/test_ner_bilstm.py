@@ -210,3 +210,16 @@ def test_fast_flag_ids_equal_the_named_flags_training_uses(recognizer: NeuralRec
                 assert sorted(set(ids)) == sorted({fi[f] for f in nf if f in fi})
                 checked += 1
     assert checked > 1000
+
+
+def test_extend_nisba_takes_a_following_nisba_into_a_person_name() -> None:
+    from services.extract.ner.neural import extend_nisba
+
+    toks = ["حكومة", "محمد", "شياع", "السوداني", "التي", "وصلت"]
+    tags = ["O", "B-PERS", "I-PERS", "O", "O", "O"]
+    assert extend_nisba(toks, tags) == ["O", "B-PERS", "I-PERS", "I-PERS", "O", "O"]
+    # a relative pronoun, a word that is no nisba, or another entity: unchanged
+    assert extend_nisba(["محمد", "الذي"], ["B-PERS", "O"]) == ["B-PERS", "O"]
+    assert extend_nisba(["محمد", "قال"], ["B-PERS", "O"]) == ["B-PERS", "O"]
+    assert extend_nisba(["محمد", "العراقي"], ["B-LOC", "O"]) == ["B-LOC", "O"]
+    assert extend_nisba(["محمد", "العراقي"], ["B-PERS", "B-MISC"]) == ["B-PERS", "B-MISC"]

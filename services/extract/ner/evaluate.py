@@ -65,7 +65,7 @@ def evaluate(recognizer, gold_path: Path) -> dict:
     }
 
 
-def load_recognizer(name: str = "crf", model: Path | None = None):
+def load_recognizer(name: str = "bilstm", model: Path | None = None):
     """The recognizer ``name`` (``crf``, ``bilstm``, or any name :func:`get_recognizer` knows),
     from ``model`` when given."""
     if name == "bilstm":
@@ -84,8 +84,8 @@ def load_recognizer(name: str = "crf", model: Path | None = None):
 
 
 def eval_main(gold: Path, as_json: bool = False, model: Path | None = None,
-              recognizer: str = "crf") -> int:
-    """CLI hook: evaluate an offline recognizer (default the CRF) on ``gold``; print a rich
+              recognizer: str = "bilstm") -> int:
+    """CLI hook: evaluate an offline recognizer (default the BiLSTM-CRF) on ``gold``; print a rich
     table or JSON. Returns 0."""
     result = evaluate(load_recognizer(recognizer, model), Path(gold))
     result["recognizer"] = recognizer
@@ -115,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover
     ap.add_argument("gold", type=Path)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--model", type=Path, default=None)
-    ap.add_argument("--recognizer", choices=("crf", "bilstm"), default="crf")
+    ap.add_argument("--recognizer", choices=("crf", "bilstm"), default="bilstm")
     args = ap.parse_args(argv)
     return eval_main(args.gold, args.json, args.model, args.recognizer)
 
