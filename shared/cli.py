@@ -323,11 +323,43 @@ def demo(extract_workers: int = typer.Option(1, "--extract-workers", min=1),
 
 @app.command("train-ner")
 def train_ner(train: Annotated[Path, typer.Argument(help="CoNLL 'word TAG' training file")],
-              out_path: Annotated[Optional[Path], typer.Option("--out", help="model file to write")] = None) -> None:
-    """Train the offline CRF recognizer (see services/extract/ner/model/MODEL_CARD.md)."""
-    from services.extract.ner.train import train_main
+              model: Annotated[str, typer.Option("--model", help="bilstm (the default recognizer; needs "
+                                                 "pip install -e '.\\[ner-train]') or crf")] = "bilstm",
+              out_path: Annotated[Optional[Path], typer.Option("--out", help="model file to write "
+                                                               "(default: the shipped model)")] = None,
+              news: Annotated[Path, typer.Option("--news", help="news corpus the BiLSTM's word2vec "
+                                                 "vectors are learned from (JSONL, gzip ok)")]
+              = Path("../shared/data/news/ant-20k.jsonl.gz"),
+              epochs: Annotated[int, typer.Option("--epochs", help="BiLSTM training epochs")] = 18) -> None:
+    """Train an offline recognizer (see services/extract/ner/model/MODEL_CARD.md): the BiLSTM-CRF
+    (word2vec vectors from --news first, cached under HADATH_HOME) or the CRF."""
+    if model == "crf":
+        from services.extract.ner.train import train_main
 
-    out.print_json(data=train_main(train, out_path))
+        out.print_json(data=train_main(train, out_path))
+        return
+    if model != "bilstm":
+        raise typer.BadParameter(f"unknown model {model!r}: choose bilstm or crf", param_hint="--model")
+    w2v = _settings().home / "ner" / "w2v.npz"
+    try:
+        import torch  # noqa: F401
+
+        if not w2v.exists():
+            import gensim  # noqa: F401
+    except ImportError as exc:
+        console.print(f"[red]training the BiLSTM needs torch and gensim: pip install -e '.\\[ner-train]' ({exc})[/]")
+        raise typer.Exit(2) from exc
+    from services.extract.ner import embeddings, neural_train
+
+    if not w2v.exists():
+        if not news.exists():
+            console.print(f"[red]news corpus not found: {news} (give --news)[/]")
+            raise typer.Exit(2)
+        w2v.parent.mkdir(parents=True, exist_ok=True)
+        console.print(f"learning word2vec vectors from {news} (a few minutes) ...")
+        embeddings.build(news, w2v)
+    report = neural_train.run(train, w2v, out_path or neural_train.DEFAULT_NEURAL_PATH, None, epochs=epochs)
+    out.print_json(data={k: v for k, v in report.items() if k != "history"})
 
 
 @app.command("eval-ner")
