@@ -35,6 +35,26 @@ def known_names() -> Callable[[str], bool]:
     return lambda key: key in names or key in places
 
 
+@lru_cache(maxsize=1)
+def person_name_tokens() -> frozenset[str]:
+    """Every word of every PERS name in ``ner/model/gazetteers.tsv`` (ANERGazet and NERAr
+    person lists, normalised as the NER features normalise: :func:`_fold`): 17k words."""
+    words: set[str] = set()
+    if NER_GAZETTEER.exists():
+        with NER_GAZETTEER.open(encoding="utf-8") as fh:
+            for line in fh:
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) == 3 and parts[0] == "PERS":
+                    words.update(parts[2].split())
+    return frozenset(words)
+
+
+def _fold(word: str) -> str:
+    from services.extract.ner.features import normalize as ner_normalize
+
+    return ner_normalize(word)
+
+
 def canonical(entity: Entity, text: str, known: Callable[[str], bool]) -> Entity:
     """``entity`` with its canonical key (proclitics stripped where the rest is a known name)
     and its span trimmed to leave a stripped proclitic (و ف ب ل ك) out: وبغداد → بغداد."""
@@ -61,6 +81,18 @@ class Extractor:
 
     def _canonical(self, entity: Entity, body: str, own: set[str]) -> Entity:
         itself = normalize(entity.text, collapse_whitespace=True)
+        if entity.label == "PERS":
+            first = _fold(itself.partition(" ")[0])
+            tokens = person_name_tokens()
+
+            def known(key: str) -> bool:
+                if (key in own and key != itself) or self.known(key):
+                    return True
+                # وهادي العامري → هادي العامري: the first word is a known name part only
+                # without the proclitic (وليد, فراس, بلال are name parts as written: kept)
+                return key != itself and first not in tokens and _fold(key.partition(" ")[0]) in tokens
+
+            return canonical(entity, body, known)
         return canonical(entity, body, lambda key: (key in own and key != itself) or self.known(key))
 
     def extract_batch(self, articles: Sequence[NormalizedArticle]) -> list[EnrichedArticle]:

@@ -62,6 +62,22 @@ def test_entity_keys_and_spans_leave_known_proclitics_out():
     assert got == [("مصر", "مصر"), ("لبنان", "لبنان"), ("بغداد", "بغداد")]
 
 
+def test_person_keys_lose_a_proclitic_only_before_a_known_name_part():
+    from services.extract.extract import Extractor
+    from shared.schemas import Entity
+
+    ex = Extractor("gazetteer")
+    got = {}
+    for name in ("وهادي العامري", "ويحيى رسول", "وليد جنبلاط", "فراس الخطيب", "بلال فضل"):
+        text = "قال " + name + " أمس"
+        i = text.index(name)
+        e = ex._canonical(Entity(text=name, label="PERS", start=i, end=i + len(name), normalized=""), text, set())
+        assert text[e.start:e.end] == e.text
+        got[name] = e.normalized
+    assert got == {"وهادي العامري": "هادي العامري", "ويحيى رسول": "يحيي رسول", "وليد جنبلاط": "وليد جنبلاط",
+                   "فراس الخطيب": "فراس الخطيب", "بلال فضل": "بلال فضل"}
+
+
 def test_ingest_remembers_a_story_only_once_its_send_was_acknowledged():
     handle = ingest_handler(Settings())
     raw = json.dumps(ARTICLE, ensure_ascii=False).encode()
