@@ -330,7 +330,12 @@ def train_ner(train: Annotated[Path, typer.Argument(help="CoNLL 'word TAG' train
               news: Annotated[Path, typer.Option("--news", help="news corpus the BiLSTM's word2vec "
                                                  "vectors are learned from (JSONL, gzip ok)")]
               = Path("../shared/data/news/ant-20k.jsonl.gz"),
-              epochs: Annotated[int, typer.Option("--epochs", help="BiLSTM training epochs")] = 18) -> None:
+              epochs: Annotated[Optional[int], typer.Option("--epochs", help="BiLSTM training epochs "
+                                                            "(default 18; 19 for the distilled student)")] = None,
+              distill: Annotated[bool, typer.Option("--distill/--no-distill", help="BiLSTM: the shipped "
+                                                    "recipe (two teacher networks tag 4,000 news articles; "
+                                                    "one student learns from gold + silver, ~30 min) or one "
+                                                    "network on the gold data only (~8 min)")] = True) -> None:
     """Train an offline recognizer (see services/extract/ner/model/MODEL_CARD.md): the BiLSTM-CRF
     (word2vec vectors from --news first, cached under HADATH_HOME) or the CRF."""
     if model == "crf":
@@ -358,7 +363,17 @@ def train_ner(train: Annotated[Path, typer.Argument(help="CoNLL 'word TAG' train
         w2v.parent.mkdir(parents=True, exist_ok=True)
         console.print(f"learning word2vec vectors from {news} (a few minutes) ...")
         embeddings.build(news, w2v)
-    report = neural_train.run(train, w2v, out_path or neural_train.DEFAULT_NEURAL_PATH, None, epochs=epochs)
+    target = out_path or neural_train.DEFAULT_NEURAL_PATH
+    if distill:
+        from services.extract.ner.distill import train_distilled
+
+        if not news.exists():
+            console.print(f"[red]news corpus not found: {news} (give --news, or --no-distill)[/]")
+            raise typer.Exit(2)
+        report = train_distilled(train, w2v, news, target, _settings().home / "ner" / "distill",
+                                 student_epochs=epochs or 19, log=console.print)
+    else:
+        report = neural_train.run(train, w2v, target, None, epochs=epochs or 18)
     out.print_json(data={k: v for k, v in report.items() if k != "history"})
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from services.extract.extract import Extractor
+from services.extract.ner.features import CUE_ORG
 from services.ingest.gate import process_raw
 from services.normalize.normalize import normalize_article
 from shared.arabic import entity_key
@@ -19,7 +20,6 @@ LOCS = {"بغداد": (33.34, 44.40), "العراق": None, "واشنطن": (38.
         "إسرائيل": None, "بيروت": (33.89, 35.50), "الحلة": (32.46, 44.42), "بابل": (32.5, 44.5),
         "سوريا": None}
 PERS = ["قاسم سليماني", "أبو مهدي المهندس", "هادي العامري", "محمد شياع السوداني", "يحيى رسول"]
-ORGS = ["الحشد الشعبي", "حماس", "حركة النجباء", "التحالف الدولي"]
 
 
 @pytest.fixture(scope="module")
@@ -52,11 +52,28 @@ def test_people_in_the_afp_story(stories):
     assert not missing, (missing, _keys(afp, "PERS"))
 
 
-@pytest.mark.xfail(reason="the shipped BiLSTM-CRF (micro F1 0.75) does not tag الحشد الشعبي and "
-                          "التحالف الدولي as ORG in this story; open in the NER issue", strict=True)
-def test_organizations_in_the_afp_story(stories):
+def _org_found(doc, name: str) -> bool:
+    """An ORG entity keyed as ``name``, or as ``name`` without a leading generic head word
+    (حركة, حزب …): ANERcorp, the training data, tags "حركة حماس" as O B-ORG, and the shorter key
+    is the better facet (one key for "حماس" and "حركة حماس")."""
+    key = entity_key(name)
+    head, _, rest = key.partition(" ")
+    keys = _keys(doc, "ORG")
+    return key in keys or (bool(rest) and head in CUE_ORG and rest in keys)
+
+
+def test_organizations_named_as_such_in_the_afp_story(stories):
     afp = stories[0]
-    missing = {entity_key(o) for o in ORGS} - _keys(afp, "ORG")
+    for name in ("حماس", "حركة النجباء"):
+        assert _org_found(afp, name), (name, _keys(afp, "ORG"))
+
+
+@pytest.mark.xfail(reason="ANERcorp, the only labelled data, tags التحالف الدولي as O (train.txt) and "
+                          "has no الحشد الشعبي; no allowed source lists modern Iraqi organisations. "
+                          "Open in the NER issue", strict=True)
+def test_descriptive_organization_names_in_the_afp_story(stories):
+    afp = stories[0]
+    missing = [name for name in ("الحشد الشعبي", "التحالف الدولي") if not _org_found(afp, name)]
     assert not missing, (missing, _keys(afp, "ORG"))
 
 

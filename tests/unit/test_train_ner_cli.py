@@ -31,7 +31,8 @@ def test_train_ner_bilstm_writes_a_model_the_recognizer_runs(tmp_path, monkeypat
     np.savez(home / "ner" / "w2v.npz", words=np.array(words), vectors=rng.normal(size=(len(words), 100)).astype(np.float32))
     monkeypatch.setenv("HADATH_HOME", str(home))
     out = tmp_path / "tiny.npz"
-    res = CliRunner().invoke(app, ["train-ner", str(train), "--model", "bilstm", "--out", str(out), "--epochs", "2"])
+    res = CliRunner().invoke(app, ["train-ner", str(train), "--model", "bilstm", "--out", str(out), "--epochs", "2",
+                                   "--no-distill"])
     assert res.exit_code == 0, res.output
     report = json.loads(res.stdout[res.stdout.rindex("\n{"):])
     assert report["model"] == str(out) and out.stat().st_size > 0

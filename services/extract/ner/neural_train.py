@@ -11,6 +11,13 @@ every epoch (used to choose the hyper-parameters and the number of epochs); with
 model is trained on every training sentence for ``--epochs`` epochs and written to
 ``model/anercorp-bilstm.npz``. ``merge OUT A.npz B.npz ...`` packs models trained with
 different ``--seed`` into one ensemble file (mean emissions and transitions).
+
+Distillation: ``--silver FILE`` (news articles tagged by a teacher ensemble, written by
+:mod:`services.extract.ner.distill`) adds silver sentences to the gold ones; every epoch sees
+all gold sentences and a fresh random sample of ``--silver-per-epoch`` silver sentences
+(weight ``--silver-weight``). ``--soft w`` (needs a file written with ``distill --soft``) mixes
+the hard-label CRF loss of silver sentences with the cross-entropy between the teacher's and the
+student's CRF marginals (``(1 - w) * NLL + w * CE``).
 """
 
 from __future__ import annotations
@@ -39,7 +46,8 @@ from services.extract.ner.train import read_conll
 TAGS = ["O", "B-PERS", "I-PERS", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC"]
 DEFAULTS = {"epochs": 20, "batch": 16, "lr": 1e-3, "hidden": 96, "char_filters": 64,
             "char_dim": 32, "cl_dim": 16, "dropout": 0.5, "word_dropout": 0.05,
-            "vocab": 60_000, "seed": 1}
+            "vocab": 60_000, "seed": 1, "silver_per_epoch": 0, "silver_weight": 1.0,
+            "soft": 0.0}
 
 
 cfg_train_words = False  # word vectors are frozen: training-only words would stay random
@@ -91,6 +99,38 @@ def featurize(feat: Featurizer, sents: Sequence[Sequence[str]]) -> list[dict]:
     return [feat.sentence(s, d, g) for s, d, g in zip(sents, docs, gzs, strict=True)]
 
 
+def read_silver(path: Path, limit: int | None = None) -> list[list[tuple]]:
+    """Articles of a silver file written by :mod:`services.extract.ner.distill`: per sentence
+    (tokens, tags, teacher marginals or None)."""
+    out = []
+    with Path(path).open(encoding="utf-8") as fh:
+        for line in fh:
+            if limit is not None and len(out) >= limit:
+                break
+            out.append([(list(x[0]), list(x[1]), x[2] if len(x) > 2 else None)
+                        for x in json.loads(line)["sents"]])
+    return out
+
+
+def featurize_articles(feat: Featurizer, articles) -> tuple[list[dict], list[np.ndarray]]:
+    """Items and tag ids of silver articles; document clues over the whole article, as
+    :meth:`NeuralRecognizer.recognize_batch` computes them."""
+    from services.extract.ner.neural import doc_clues
+
+    items, ys = [], []
+    for art in articles:
+        sents = [x[0] for x in art]
+        gzs = [feat.gz(s) for s in sents]
+        owns, docs = doc_clues(sents, gzs, window=None)
+        for (s, t, q), d, g, o in zip(art, docs, gzs, owns, strict=True):
+            it = feat.sentence(s, d, g, o)
+            if q is not None:
+                it["q"] = np.asarray(q, np.float32)
+            items.append(it)
+            ys.append(np.array([TAGS.index(x) for x in t]))
+    return items, ys
+
+
 def make_net(n_words, n_chars, n_flags, emb, cfg):
     import torch
     from torch import nn
@@ -130,7 +170,24 @@ def make_net(n_words, n_chars, n_flags, emb, cfg):
             h, _ = nn.utils.rnn.pad_packed_sequence(h, batch_first=True, total_length=T)
             return self.out(self.drop(h))
 
-        def nll(self, em, tags, mask):
+        def log_marginals(self, em, mask):
+            """Log CRF marginals (B, T, K) by forward-backward (differentiable)."""
+            B, T, K = em.shape
+            alphas = [self.start[None] + em[:, 0]]
+            for t in range(1, T):
+                new = torch.logsumexp(alphas[-1][:, :, None] + self.trans[None], dim=1) + em[:, t]
+                alphas.append(torch.where(mask[:, t : t + 1], new, alphas[-1]))
+            end = self.end[None].expand(B, K)
+            betas = [end]
+            for t in range(T - 2, -1, -1):
+                new = torch.logsumexp(self.trans[None] + (em[:, t + 1] + betas[-1])[:, None, :], dim=2)
+                betas.append(torch.where(mask[:, t + 1 : t + 2], new, end))
+            alpha = torch.stack(alphas, 1)
+            beta = torch.stack(betas[::-1], 1)
+            z = torch.logsumexp(alphas[-1] + self.end[None], dim=1)
+            return alpha + beta - z[:, None, None]
+
+        def nll(self, em, tags, mask, weights=None):
             B, T, K = em.shape
             maskf = mask.float()
             # gold path score (vectorised)
@@ -144,6 +201,8 @@ def make_net(n_words, n_chars, n_flags, emb, cfg):
                 new = torch.logsumexp(alpha[:, :, None] + self.trans[None], dim=1) + em[:, t]
                 alpha = torch.where(mask[:, t : t + 1], new, alpha)
             z = torch.logsumexp(alpha + self.end[None], dim=1)
+            if weights is not None:
+                return ((z - score) * weights).sum()
             return (z - score).sum()
 
     return Net()
@@ -208,7 +267,8 @@ def items_n_flags(net) -> int:
     return net.lstm.input_size - 2 * net.word_emb.embedding_dim - net.conv.out_channels - 3 * net.cl[0].embedding_dim
 
 
-def run(train_path: Path, w2v: Path, out: Path | None, dev_fold: int | None, **overrides) -> dict:
+def run(train_path: Path, w2v: Path, out: Path | None, dev_fold: int | None,
+        silver: Path | None = None, **overrides) -> dict:
     import torch
     from seqeval.metrics import f1_score
 
@@ -227,9 +287,17 @@ def run(train_path: Path, w2v: Path, out: Path | None, dev_fold: int | None, **o
     items = featurize(feat, [w for w, _ in fit])
     ys = [np.array([TAGS.index(t) for t in tags]) for _, tags in fit]
     dev_items = featurize(feat, [w for w, _ in dev]) if dev else []
+    n_gold = len(items)
+    if silver is not None:
+        s_items, s_ys = featurize_articles(feat, read_silver(silver))
+        items, ys = items + s_items, ys + s_ys
+        if not cfg["silver_per_epoch"]:
+            cfg["silver_per_epoch"] = len(s_items)
+    n_silver = len(items) - n_gold
     net = make_net(len(words), len(chars), len(flags), emb, cfg)
     opt = torch.optim.Adam([q for q in net.parameters() if q.requires_grad], lr=cfg["lr"])
     print(json.dumps({"words": len(words), "chars": len(chars), "flags": len(flags),
+                      "gold": n_gold, "silver": n_silver,
                       "prep_s": round(time.time() - t0, 1)}), flush=True)
     history = []
     best = (-1.0, 0)
@@ -237,7 +305,11 @@ def run(train_path: Path, w2v: Path, out: Path | None, dev_fold: int | None, **o
     for ep in range(1, cfg["epochs"] + 1):
         te = time.time()
         total = 0.0
-        for idx in batches(items, ys, cfg["batch"], rng):
+        pool = list(range(n_gold))
+        if n_silver:  # all gold sentences and a fresh sample of silver ones every epoch
+            pool += rng.sample(range(n_gold, len(items)), min(n_silver, cfg["silver_per_epoch"]))
+        for sub in batches([items[i] for i in pool], None, cfg["batch"], rng):
+            idx = [pool[i] for i in sub]
             b = pad_batch([items[i] for i in idx], len(flags))
             tb = to_torch(b)
             if cfg["word_dropout"] > 0:
@@ -248,13 +320,29 @@ def run(train_path: Path, w2v: Path, out: Path | None, dev_fold: int | None, **o
             for r, i in enumerate(idx):
                 tags[r, : len(ys[i])] = ys[i]
             em = net.emissions(tb)
-            loss = net.nll(em, torch.from_numpy(tags), tb["mask"])
+            soft_rows = [r for r, i in enumerate(idx) if cfg["soft"] > 0 and "q" in items[i]]
+            if n_silver and (cfg["silver_weight"] != 1.0 or soft_rows):
+                wts = torch.tensor([1.0 if i < n_gold else cfg["silver_weight"] for i in idx])
+                if soft_rows:  # silver: (1 - soft) * hard-label NLL + soft * marginal CE
+                    wts[soft_rows] *= 1.0 - cfg["soft"]
+                loss = net.nll(em, torch.from_numpy(tags), tb["mask"], wts)
+                if soft_rows:
+                    q = np.zeros((len(soft_rows), *em.shape[1:]), np.float32)
+                    for k, r in enumerate(soft_rows):
+                        qi = items[idx[r]]["q"]
+                        q[k, : len(qi)] = qi
+                    rows = torch.tensor(soft_rows)
+                    lm = net.log_marginals(em[rows], tb["mask"][rows])
+                    ce = -(torch.from_numpy(q) * lm).sum()
+                    loss = loss + cfg["soft"] * cfg["silver_weight"] * ce
+            else:
+                loss = net.nll(em, torch.from_numpy(tags), tb["mask"])
             opt.zero_grad()
             (loss / len(idx)).backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
             opt.step()
             total += float(loss.detach())
-        rec = {"epoch": ep, "loss": round(total / len(items), 3), "s": round(time.time() - te, 1)}
+        rec = {"epoch": ep, "loss": round(total / len(pool), 3), "s": round(time.time() - te, 1)}
         if dev:
             pred = torch_decode(net, dev_items)
             rec["dev_f1"] = round(float(f1_score([t for _, t in dev], pred)), 4)
@@ -264,7 +352,8 @@ def run(train_path: Path, w2v: Path, out: Path | None, dev_fold: int | None, **o
         history.append(rec)
         print(json.dumps(rec), flush=True)
     meta = {"tags": TAGS, "doc": True, "parts": True, **cfg, "dev_fold": dev_fold,
-            "train_sentences": len(fit)}
+            "train_sentences": len(fit), "silver": str(silver) if silver else None,
+            "silver_sentences": n_silver}
     report = {"best_dev": best, "seconds": round(time.time() - t0, 1), "history": history}
     if out is not None:
         if best_state is not None:  # with a dev fold: the weights of the best dev epoch
@@ -290,12 +379,14 @@ def main(argv: Sequence[str] | None = None) -> None:  # pragma: no cover
     ap.add_argument("--w2v", type=Path, required=True)
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--dev-fold", type=int, default=None)
+    ap.add_argument("--silver", type=Path, default=None,
+                    help="silver articles (services.extract.ner.distill) added to the gold data")
     for k, v in DEFAULTS.items():
         ap.add_argument("--" + k.replace("_", "-"), type=type(v), default=v)
     args = ap.parse_args(argv)
     over = {k: getattr(args, k) for k in DEFAULTS}
     out = args.out if args.out else (None if args.dev_fold is not None else DEFAULT_NEURAL_PATH)
-    rep = run(args.train_path, args.w2v, out, args.dev_fold, **over)
+    rep = run(args.train_path, args.w2v, out, args.dev_fold, silver=args.silver, **over)
     print(json.dumps({k: v for k, v in rep.items() if k != "history"}, indent=2))
 
 
