@@ -16,9 +16,8 @@ from services.extract.ner.neural import (
     token_flags,
 )
 from services.extract.recognize import Recognizer
+from tests.conftest import shared_file
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-TEST_SPLIT = SHARED / "data" / "ner" / "anercorp_camel_rebuilt" / "test.txt"
 MIN_TEST_F1 = 0.760  # measured 0.7700 (rebuilt CAMeL split, model/MODEL_CARD.md) minus 0.01
 
 SENTENCE = "قال الرئيس محمد عبد الله في بغداد إن شركة نفط الشمال ستزيد إنتاجها."
@@ -200,11 +199,10 @@ def test_shipped_bilstm_finds_entities(recognizer: NeuralRecognizer) -> None:
 
 @shipped
 @pytest.mark.corpus
-@pytest.mark.skipif(not TEST_SPLIT.exists(), reason="../shared/data not present")
 def test_bilstm_micro_f1_on_anercorp_test(recognizer: NeuralRecognizer) -> None:
     from services.extract.ner.evaluate import evaluate
 
-    res = evaluate(recognizer, TEST_SPLIT)
+    res = evaluate(recognizer, shared_file("data", "ner", "anercorp_camel_rebuilt", "test.txt"))
     assert res["tokens"] == 25008
     assert res["micro"]["f1"] >= MIN_TEST_F1
 

@@ -18,9 +18,8 @@ from services.extract.ner.features import (
     tokenize,
 )
 from services.extract.recognize import Recognizer
+from tests.conftest import shared_file
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-TEST_SPLIT = SHARED / "data" / "ner" / "anercorp_camel_rebuilt" / "test.txt"
 # micro F1 measured on the rebuilt CAMeL test split with the shipped model, minus 0.01
 MIN_TEST_F1 = 0.736  # measured 0.7466 (rebuilt CAMeL split) minus 0.01
 
@@ -133,8 +132,7 @@ def test_evaluate_tiny_gold(tmp_path: Path, recognizer: CrfRecognizer) -> None:
 
 
 @pytest.mark.corpus
-@pytest.mark.skipif(not TEST_SPLIT.exists(), reason="../shared/data not present")
 def test_micro_f1_on_anercorp_test(recognizer: CrfRecognizer) -> None:
-    res = evaluate(recognizer, TEST_SPLIT)
+    res = evaluate(recognizer, shared_file("data", "ner", "anercorp_camel_rebuilt", "test.txt"))
     assert res["tokens"] == 25008
     assert res["micro"]["f1"] >= MIN_TEST_F1

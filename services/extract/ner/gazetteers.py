@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from functools import lru_cache
 from pathlib import Path
 
 from services.extract.ner.features import Gazetteer, normalize, tokenize
@@ -114,6 +115,15 @@ def save(rows: list[tuple[str, str, str]], path: Path = DEFAULT_GAZETTEER_PATH) 
     return path
 
 
+@lru_cache(maxsize=4)
+def read_rows(path: Path = DEFAULT_GAZETTEER_PATH) -> tuple[tuple[str, str, str], ...]:
+    """The ``(LABEL, SOURCE, name)`` rows of a gazetteer file written by :func:`save` (read once
+    per path and process; empty when the file is absent)."""
+    if not path.exists():
+        return ()
+    return tuple(tuple(line.split("\t")) for line in path.read_text(encoding="utf-8").splitlines())
+
+
 def load(path: Path = DEFAULT_GAZETTEER_PATH, parts: bool = False) -> tuple[Gazetteer, int]:
     """Lookup table ``token tuple -> {"LABEL:src", ...}`` and the longest entry (tokens).
 
@@ -122,10 +132,10 @@ def load(path: Path = DEFAULT_GAZETTEER_PATH, parts: bool = False) -> tuple[Gaze
     """
     table: dict[tuple[str, ...], set[str]] = defaultdict(set)
     max_len = 1
-    if not path.exists():
+    rows = read_rows(path)
+    if not rows:
         return {}, max_len
-    for line in path.read_text(encoding="utf-8").splitlines():
-        label, src, name = line.split("\t")
+    for label, src, name in rows:
         toks = tuple(name.split(" "))
         table[toks].add(f"{label}:{src}")
         max_len = max(max_len, len(toks))

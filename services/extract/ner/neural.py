@@ -624,16 +624,21 @@ class NeuralRecognizer:
         paths, _ = self._run([items[i] for i in live], marginals=False)
         for i, p in zip(live, paths, strict=True):
             out[i] = [self.tags[t] for t in p]
+        return self._post_process(sentences, out, window=DOC_WINDOW)
+
+    def _post_process(self, sentences: Sequence[Sequence[str]], tags: list[list[str]],
+                      window: int | None) -> list[list[str]]:
+        """Tags of one document after document propagation and the nisba rule (as switched on)."""
         if self.propagate:
-            out = propagate_labels(sentences, out, window=DOC_WINDOW)
+            tags = propagate_labels(sentences, tags, window=window)
         if self.nisba:
-            out = [extend_nisba(s, t) for s, t in zip(sentences, out, strict=True)]
-        return out
+            tags = [extend_nisba(s, t) for s, t in zip(sentences, tags, strict=True)]
+        return tags
 
     def recognize_batch(self, texts: Sequence[str]) -> list[list[Entity]]:
         """Entities of each text (same length and order as ``texts``), in order of ``start``."""
         texts = [t or "" for t in texts]
-        sent_meta: list[tuple[int, list[tuple[int, int]]]] = []
+        sent_meta: list[tuple[int, list[tuple[int, int]], list[str]]] = []  # text, spans, tokens
         items: list[dict] = []
         for ti, text in enumerate(texts):
             sents = sentence_spans(text, tokenize(text))
@@ -644,29 +649,22 @@ class NeuralRecognizer:
             else:
                 owns = docs = [None] * len(token_lists)
             for sent, toks, d, g, o in zip(sents, token_lists, docs, gzs, owns, strict=True):
-                sent_meta.append((ti, sent))
+                sent_meta.append((ti, sent, toks))
                 items.append(self.feat.sentence(toks, d, g, o))
         out: list[list[Entity]] = [[] for _ in texts]
         if not items:
             return out
         paths, probs = self._run(items, marginals=True)
         tags = [[self.tags[t] for t in path] for path in paths]
-        if self.propagate:  # per text: the article is the document
-            k = 0
-            while k < len(sent_meta):
-                j = k
-                while j < len(sent_meta) and sent_meta[j][0] == sent_meta[k][0]:
-                    j += 1
-                text = texts[sent_meta[k][0]]
-                toks = [[text[a:b] for a, b in sent_meta[x][1]] for x in range(k, j)]
-                tags[k:j] = propagate_labels(toks, tags[k:j], window=None)
-                k = j
-        if self.nisba:
-            for x, ((ti, sent), st) in enumerate(zip(sent_meta, tags, strict=True)):
-                text = texts[ti]
-                tags[x] = extend_nisba([text[a:b] for a, b in sent], st)
+        k = 0
+        while k < len(sent_meta):  # per text: the article is the document
+            j = k
+            while j < len(sent_meta) and sent_meta[j][0] == sent_meta[k][0]:
+                j += 1
+            tags[k:j] = self._post_process([m[2] for m in sent_meta[k:j]], tags[k:j], window=None)
+            k = j
         ti_ = self._tag_index
-        for (ti, sent), st, pr in zip(sent_meta, tags, probs, strict=True):
+        for (ti, sent, _), st, pr in zip(sent_meta, tags, probs, strict=True):
             text = texts[ti]
             for a, b, label in bio_spans(st):
                 if label not in ENTITY_LABELS:
