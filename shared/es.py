@@ -41,6 +41,9 @@ _NAME_PROCLITICS = ("و", "ف", "ب", "ك", "ل", "وب", "وك", "ول", "فب"
 #: (ل is kept too, for names whose ال is not the article: ل + ألمانيا → لالمانيا).
 _ARTICLE_PROCLITICS = ("و", "ف", "ب", "ك", "ل", "وب", "وك", "ول", "فب", "فك", "فل")
 _MIN_NAME_LETTERS = 3
+#: Longest keyword value indexed, in characters: Lucene refuses terms over 32,766 bytes, and a
+#: character is at most 4 UTF-8 bytes. A longer value stays in ``_source``, unindexed.
+KEYWORD_MAX_CHARS = 32_766 // 4
 #: Gazetteer names protected besides :data:`shared.arabic.PROTECTED_NAMES`: single-word
 #: countries, hand-listed names, Arab-world places of at least this population, and cities of
 #: at least :data:`_WORLD_MIN_POPULATION` (about 1,800 names).
@@ -157,7 +160,9 @@ def mappings() -> dict[str, Any]:
     the field facets and ``--entity LABEL:VALUE`` filters use (Kibana can aggregate it, unlike
     a nested field).
     """
-    keyword = {"type": "keyword"}
+    # a keyword term longer than Lucene's 32,766 bytes fails the whole document ("immense
+    # term"); ignore_above (characters, 4 UTF-8 bytes at most each) leaves just that value out
+    keyword = {"type": "keyword", "ignore_above": KEYWORD_MAX_CHARS}
     return {
         "dynamic": "strict",
         "properties": {

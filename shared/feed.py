@@ -16,6 +16,7 @@ from pathlib import Path
 
 from kafka import KafkaProducer
 
+from shared import limits
 from shared.settings import Settings
 from shared.topics import Topics
 
@@ -140,16 +141,17 @@ def feed(paths: Iterable[Path], settings: Settings, *, source: str | None = None
     topics = Topics.from_settings(settings)
     report = FeedReport()
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=20,
-                             max_request_size=max(settings.max_message_bytes + 4096, 1_048_576),
-                             compression_type="gzip", retries=5)
+                             max_request_size=limits.producer_max_request_bytes(settings),
+                             compression_type=limits.COMPRESSION, retries=5)
+    max_bytes = limits.raw_record_bytes(settings)
     failures: list[str] = []
     try:
         for path in expand(paths):
             for rec in records(path, source=source, report=report):
                 if on_record:
                     on_record(rec)
-                if len(rec.value) > settings.max_message_bytes:
-                    report.refuse(rec.origin, f"{len(rec.value):,} bytes is over the {settings.max_message_bytes:,}-byte "
+                if len(rec.value) > max_bytes:
+                    report.refuse(rec.origin, f"{len(rec.value):,} bytes is over the {max_bytes:,}-byte "
                                               f"message limit (HADATH_MAX_MESSAGE_BYTES); split or shorten it")
                     continue
                 fut = producer.send(topics.raw, value=rec.value)

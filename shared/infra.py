@@ -56,6 +56,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared import limits
 from shared.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -74,7 +75,6 @@ KAFKA_MIN_JAVA = 17
 ES_MIN_JAVA = 21
 HEAP_MIN_MB = 512
 HEAP_MAX_MB = 1024
-BROKER_MAX_MESSAGE_BYTES = 10 * 1024 * 1024
 CONTROLLER_PORT_OFFSET = 1  # controller listens on the broker port + 1 (9093)
 STOP_GRACE_SECONDS = 30.0
 POLL_INTERVAL_SECONDS = 0.5
@@ -250,7 +250,7 @@ def kafka_properties(settings: Settings, data_dir: Path, template: str | None = 
             "CONTROLLER_PORT": port + CONTROLLER_PORT_OFFSET,
             "DATA_DIR": data_dir,
             "NUM_PARTITIONS": settings.topic_partitions,
-            "MAX_MESSAGE_BYTES": max(BROKER_MAX_MESSAGE_BYTES, settings.max_message_bytes),
+            "MAX_MESSAGE_BYTES": limits.broker_max_message_bytes(settings),
         },
     )
 

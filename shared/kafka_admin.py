@@ -7,9 +7,10 @@ import time
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-from kafka.admin import NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from shared import limits
 from shared.settings import Settings
 from shared.topics import Topics
 
@@ -26,24 +27,33 @@ def _admin(settings: Settings) -> KafkaAdminClient:
 
 
 def ensure_topics(settings: Settings) -> list[str]:
-    """Create the five pipeline topics (``settings.topic_partitions`` partitions, replication 1).
+    """Create the pipeline topics (``settings.topic_partitions`` partitions, replication 1)
+    with the size limits and compression of :mod:`shared.limits`.
 
-    Existing topics are left as they are. Returns the names created now.
+    Existing topics keep their partitions; their ``max.message.bytes`` and
+    ``compression.type`` are set to the current limits (so an installation created with
+    smaller limits takes records as large as every later stage may now write). Returns the
+    names created now.
     """
     topics = Topics.from_settings(settings)
     admin = _admin(settings)
     try:
         existing = set(admin.list_topics())
-        wanted = [NewTopic(name=t, num_partitions=settings.topic_partitions, replication_factor=1,
-                           topic_configs={"max.message.bytes": str(max(settings.max_message_bytes * 2, 1_048_588))})
-                  for t in topics.all() if t not in existing]
+        configs = {t: limits.topic_configs(settings, deadletter=t == topics.deadletter) for t in topics.all()}
         created = []
-        for topic in wanted:
+        for name in topics.all():
+            if name in existing:
+                continue
             try:
-                admin.create_topics([topic])
-                created.append(topic.name)
+                admin.create_topics([NewTopic(name=name, num_partitions=settings.topic_partitions,
+                                              replication_factor=1, topic_configs=configs[name])])
+                created.append(name)
             except TopicAlreadyExistsError:
-                pass
+                existing.add(name)
+        old = [t for t in topics.all() if t in existing]
+        if old:
+            admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, t, configs=configs[t]) for t in old],
+                                incremental=True)
         return created
     finally:
         admin.close()

@@ -67,32 +67,29 @@ class StoryFields(BaseModel):
 
 class IngestedArticle(_Message, StoryFields):
     """One story after the gate (``articles.ingested``), keyed by ``article_id``;
-    ``content_hash`` is the SHA-256 of its whitespace-collapsed body."""
+    ``content_hash`` is the SHA-256 of its whitespace-collapsed body.
+
+    Messages between stages ignore fields they do not know (unlike :class:`RawArticle`): a
+    message written by an older version of a stage (which carried token and offset lists) is
+    still read after an upgrade, never dead-lettered for a field nobody reads.
+    """
+
+    model_config = ConfigDict(extra="ignore")
 
     content_hash: str
-
-
-class Span(BaseModel):
-    """A ``[start, end)`` span of the original story text."""
-
-    start: int = Field(ge=0)
-    end: int = Field(ge=0)
 
 
 class NormalizedArticle(IngestedArticle):
     """``articles.normalized``: the ingested story plus its normalized forms.
 
-    ``normalized_body[i]`` comes from ``body[body_offsets[i]]``; ``len(body_offsets) ==
-    len(normalized_body) + 1`` (the last entry is ``len(body)``). Sentences and tokens are spans
-    of the original ``body``. ``signature`` is the near-duplicate MinHash signature of the body
-    (:func:`shared.neardup.signature`).
+    ``normalized_title`` / ``normalized_body`` are ``title`` / ``body`` through the one
+    normalization table (:func:`shared.arabic.normalize`); ``signature`` is the near-duplicate
+    MinHash signature of the body (:func:`shared.neardup.signature`). Offsets of later stages
+    point into the original ``body``.
     """
 
     normalized_title: str = ""
     normalized_body: str
-    body_offsets: list[int]
-    sentences: list[Span] = Field(default_factory=list)
-    tokens: list[Span] = Field(default_factory=list)
     signature: str | None = None
 
 

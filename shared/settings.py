@@ -41,6 +41,11 @@ class Settings(BaseSettings):
             ``camel`` recognizer (``HADATH_NER_MODEL_DIR``).
         index_batch_size: documents per Elasticsearch bulk request (``HADATH_INDEX_BATCH_SIZE``).
         index_batch_seconds: longest wait to fill a bulk batch, seconds (``HADATH_INDEX_BATCH_SECONDS``).
+        handler_timeout_seconds: base time budget of one call of a stage's handler, seconds; a
+            message that runs over its budget is dead-lettered with ``error_type`` ``timeout``
+            (``HADATH_HANDLER_TIMEOUT_SECONDS``; see :func:`shared.streaming.time_budget_seconds`).
+        handler_min_bytes_per_second: the budget grows by one second per this many input bytes,
+            so a large article is not taken for a stuck one (``HADATH_HANDLER_MIN_BYTES_PER_SECOND``).
     """
 
     model_config = SettingsConfigDict(env_prefix="HADATH_", frozen=True, extra="ignore")
@@ -57,6 +62,8 @@ class Settings(BaseSettings):
     ner_model_dir: Path | None = None
     index_batch_size: int = Field(default=500, ge=1)
     index_batch_seconds: float = Field(default=1.0, gt=0)
+    handler_timeout_seconds: float = Field(default=30.0, gt=0)
+    handler_min_bytes_per_second: int = Field(default=10_000, ge=1)
 
     def group_id(self, service: str) -> str:
         """Consumer group (and Faust app id) of ``service``, e.g. ``hadath-extract``."""

@@ -1,39 +1,65 @@
-"""Faust wiring shared by the four services: the app factory, the dead-letter sink and the
-batch loop every stage runs.
+"""Faust wiring shared by the services: the app factory, the dead-letter record and the batch
+loop every stage runs.
 
-A stage is a pure function ``handle(batch of raw message bytes) -> outcomes``; this module does
-the Kafka part: it reads the input topic in batches (``Stream.take_events``), calls the stage,
-sends what came out keyed by ``article_id``, sends what failed to ``articles.deadletter`` with
-its reason, waits for the broker to acknowledge every send, and only then lets Faust commit
-the batch's offsets (at-least-once; the index's deterministic ``_id`` makes it exactly-once in
-Elasticsearch).
+A stage is a function ``handle(batch of raw message bytes) -> one Outcome per message``; this
+module does the Kafka part (:class:`StageRunner`). For every batch it:
+
+1. calls the stage: a plain function runs in a worker thread within a time budget
+   (:func:`time_budget_seconds`), so a slow message never blocks the event loop (and with it
+   Kafka heartbeats); a batch that raises or runs over its budget is retried one message at a
+   time, and the message that raises or runs over goes to the dead-letter topic alone
+   (``error_type`` the exception's class name, or ``timeout``);
+2. sends every output keyed by ``article_id`` and waits for the broker to acknowledge each
+   one; an output the broker refuses (too large, invalid, or still failing after
+   :data:`OUTPUT_ATTEMPTS` tries of a transient error) makes *its input message* a dead letter,
+   whole, with the reason; the other messages of the batch go on;
+3. sends each failed message to ``articles.deadletter`` and waits for the acknowledgement,
+   retrying for as long as the broker is unreachable (:mod:`shared.retry`);
+4. only then lets Faust acknowledge the batch, so its offsets are committed.
+
+If anything interrupts a batch before step 4 (SIGTERM while Elasticsearch is down, a cancelled
+agent, a bug), the batch is left unacknowledged: Faust's ``take_events`` would otherwise ack it
+in its ``finally`` and the next commit would skip messages that were never delivered. The next
+start (or the next owner of the partition) reads them again; deterministic ``article_id`` keys
+and Elasticsearch ``_id`` make that harmless (at least once in Kafka, exactly once in the index).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
+import inspect
+import json
 import logging
 import sys
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import faust
 
+from shared import limits
+from shared.retry import DEFAULT_BACKOFF, Backoff, retry_forever
 from shared.schemas import DeadLetter
 from shared.settings import Settings
 from shared.topics import Topics
 
 log = logging.getLogger("hadath")
 
+#: Tries of one output send when the broker answers with a transient error (after the
+#: producer's own retries within its request timeout); then the message is dead-lettered.
+OUTPUT_ATTEMPTS = 3
+
 
 class StageError(Exception):
     """A message a stage cannot process: it goes to the dead-letter topic with this reason.
 
     Attributes:
-        error_type: short machine-readable code, e.g. ``"schema"`` or ``"invalid_utf8"``.
+        error_type: short machine-readable code, e.g. ``"schema"``, ``"invalid_utf8"``,
+            ``"timeout"`` or ``"output_too_large"``.
     """
 
     def __init__(self, error_type: str, message: str) -> None:
@@ -46,15 +72,31 @@ class Outcome:
     """What a stage made of one input message: output records, or a failure.
 
     ``outputs`` is a list of ``(key, value)`` byte pairs for the output topic (zero or more:
-    ingest may split a page into two stories, or drop a duplicate); ``error`` is set when the
-    message goes to the dead-letter topic instead.
+    ingest may split a page into two stories); ``error`` is set when the message goes to the
+    dead-letter topic instead.
     """
 
     outputs: list[tuple[bytes, bytes]] = field(default_factory=list)
     error: StageError | None = None
-    on_delivered: Callable[[], None] | None = None
-    """Called once the broker acknowledged every output of the batch (e.g. to remember what
-    was sent); never called for a batch whose sends failed, which is then read again."""
+
+
+@dataclass(frozen=True)
+class InMessage:
+    """One consumed record: where it came from and its raw key and value (bytes)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+@dataclass
+class BatchReport:
+    """What :meth:`StageRunner.run_batch` did: outputs acknowledged, messages dead-lettered."""
+
+    delivered: int = 0
+    dead_lettered: list[DeadLetter] = field(default_factory=list)
 
 
 def broker_urls(settings: Settings) -> list[str]:
@@ -66,7 +108,8 @@ def make_app(service: str, settings: Settings) -> faust.App:
     """A stateless Faust app for ``service`` (no tables, no web server).
 
     The app id, and so the consumer group, is ``settings.group_id(service)``; every consumer of
-    one service shares it, so ``N`` extract workers split the partitions between them.
+    one service shares it, so ``N`` extract workers split the partitions between them. Size
+    limits and compression come from :mod:`shared.limits`.
     """
     datadir = settings.home / "faust" / settings.group_id(service)
     datadir.mkdir(parents=True, exist_ok=True)
@@ -79,8 +122,10 @@ def make_app(service: str, settings: Settings) -> faust.App:
         autodiscover=False,
         topic_replication_factor=1,
         topic_partitions=settings.topic_partitions,
-        producer_max_request_size=max(settings.max_message_bytes * 2, 1_048_576),
-        consumer_max_fetch_size=max(settings.max_message_bytes * 2, 4_194_304),
+        producer_max_request_size=limits.producer_max_request_bytes(settings),
+        producer_compression_type=limits.COMPRESSION,
+        producer_acks=-1,
+        consumer_max_fetch_size=limits.consumer_max_fetch_bytes(settings),
         consumer_auto_offset_reset="earliest",
         broker_commit_every=100,
         # a crashed worker's partitions move to the others after this long (default 60 s)
@@ -97,13 +142,19 @@ def dead_letter(
 ) -> DeadLetter:
     """Build the dead-letter record for a failed message; ``payload`` is kept whole.
 
-    Bytes that are not UTF-8 are carried as base64 (``payload_encoding="base64"``).
+    Bytes that are not UTF-8 are carried as base64 (``payload_encoding="base64"``), and so is
+    text whose JSON escaping would more than double it (NUL and other control characters
+    become six bytes each), so a dead letter is never more than about twice its payload
+    (:func:`shared.limits.deadletter_record_bytes`).
     """
     error_type = getattr(error, "error_type", None) or type(error).__name__
+    raw = payload or b""
     try:
-        text, encoding = (payload or b"").decode("utf-8"), "utf-8"
+        text, encoding = raw.decode("utf-8"), "utf-8"
+        if len(json.dumps(text, ensure_ascii=False).encode()) > 2 * len(raw) + 2:
+            text, encoding = base64.b64encode(raw).decode("ascii"), "base64"
     except UnicodeDecodeError:
-        text, encoding = base64.b64encode(payload or b"").decode("ascii"), "base64"
+        text, encoding = base64.b64encode(raw).decode("ascii"), "base64"
     key_text = None
     if key is not None:
         try:
@@ -117,74 +168,229 @@ def dead_letter(
     )
 
 
+def time_budget_seconds(values: Sequence[bytes], settings: Settings) -> float:
+    """How long one call of a stage's handler may take for ``values``, in seconds.
+
+    ``handler_timeout_seconds`` plus one second per ``handler_min_bytes_per_second`` bytes of
+    input, so a legitimate 1 MB article gets minutes while a batch of ordinary ones gets the
+    base budget (defaults: 30 s + 1 s per 10,000 bytes).
+    """
+    size_bytes = sum(len(v) for v in values)
+    return settings.handler_timeout_seconds + size_bytes / settings.handler_min_bytes_per_second
+
+
+def is_transient_kafka_error(exc: BaseException) -> bool:
+    """Whether a producer error may pass by itself (the broker is down, a leader moved):
+    aiokafka and kafka-python mark those ``retriable``; Faust wraps them in
+    ``ProducerSendError`` (the cause is looked at)."""
+    seen = 0
+    while exc is not None and seen < 5:
+        if getattr(exc, "retriable", False) or isinstance(exc, (asyncio.TimeoutError, ConnectionError)):
+            return True
+        exc = exc.__cause__
+        seen += 1
+    return False
+
+
+def _as_stage_error(exc: Exception) -> StageError:
+    """``exc`` as the dead-letter reason (called inside its ``except`` block, for the traceback)."""
+    if isinstance(exc, StageError):
+        return exc
+    where = traceback.format_exc(limit=3).splitlines()[-1]
+    return StageError(type(exc).__name__, f"{exc} ({where})")
+
+
+def _describe(exc: BaseException) -> str:
+    cause = exc.__cause__ or exc
+    return f"{type(cause).__name__}: {cause}"
+
+
 BatchHandler = Callable[[Sequence[bytes]], Awaitable[list[Outcome]] | list[Outcome]]
+#: ``send(topic, key, value)`` enqueues one record and returns an awaitable of its
+#: acknowledgement (Faust's producer ``send``); either step may raise.
+Sender = Callable[[str, bytes | None, bytes], Awaitable[Awaitable[Any]]]
+
+
+class StageRunner:
+    """The batch loop of one stage, apart from Faust so it can be tested with a fake producer.
+
+    Args:
+        stage: the stage name written into dead letters (``ingest``, ``normalize``, ...).
+        handle: the stage's batch handler (see the module docstring); a plain function runs in
+            a worker thread within :func:`time_budget_seconds`; a coroutine function (the
+            index, which waits on Elasticsearch) runs on the loop without a budget.
+        sink: output topic, or ``None`` for the last stage.
+        deadletter: the dead-letter topic.
+        send: the producer (:data:`Sender`).
+        settings: for the time budget.
+        backoff: waits between dead-letter send attempts (forever) and output attempts.
+    """
+
+    def __init__(self, *, stage: str, handle: BatchHandler, sink: str | None, deadletter: str,
+                 send: Sender, settings: Settings, backoff: Backoff = DEFAULT_BACKOFF) -> None:
+        self.stage = stage
+        self.handle = handle
+        self.sink = sink
+        self.deadletter = deadletter
+        self.send = send
+        self.settings = settings
+        self.backoff = backoff
+        self._is_async = inspect.iscoroutinefunction(handle)
+        self._executor = self._new_executor()
+
+    def _new_executor(self) -> concurrent.futures.ThreadPoolExecutor:
+        return concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.stage}-handler")
+
+    async def _call(self, values: Sequence[bytes]) -> list[Outcome]:
+        if self._is_async:
+            result = await self.handle(values)  # type: ignore[misc]
+        else:
+            budget = time_budget_seconds(values, self.settings)
+            future = asyncio.get_running_loop().run_in_executor(self._executor, self.handle, values)
+            try:
+                result = await asyncio.wait_for(future, timeout=budget)
+            except asyncio.TimeoutError:
+                # the worker thread cannot be stopped: leave it to finish alone, use a new one
+                self._executor.shutdown(wait=False)
+                self._executor = self._new_executor()
+                raise StageError("timeout", f"{self.stage} took more than {budget:.0f} s for "
+                                 f"{sum(len(v) for v in values):,} bytes") from None
+        if len(result) != len(values):
+            raise RuntimeError(f"{self.stage}: handler returned {len(result)} outcomes for {len(values)} messages")
+        return result
+
+    async def outcomes(self, values: Sequence[bytes]) -> list[Outcome]:
+        """One :class:`Outcome` per value; a failing batch is retried one message at a time."""
+        try:
+            return await self._call(values)
+        except Exception as exc:  # noqa: BLE001 - isolate the poison message
+            if len(values) == 1:
+                return [Outcome(error=_as_stage_error(exc))]
+            log.warning("%s: batch of %d failed (%s), retrying one by one", self.stage, len(values), _describe(exc))
+        result: list[Outcome] = []
+        for value in values:
+            try:
+                result.extend(await self._call([value]))
+            except Exception as exc:  # noqa: BLE001
+                result.append(Outcome(error=_as_stage_error(exc)))
+        return result
+
+    async def _send_output(self, key: bytes, value: bytes) -> None:
+        for attempt in range(OUTPUT_ATTEMPTS):
+            try:
+                ack = await self.send(self.sink, key, value)  # type: ignore[arg-type]
+                await ack
+                return
+            except Exception as exc:  # noqa: BLE001 - classified
+                if not is_transient_kafka_error(exc) or attempt == OUTPUT_ATTEMPTS - 1:
+                    raise
+                delay = self.backoff.delay_seconds(attempt)
+                log.warning("%s: send to %s failed (%s); retry in %.0f s", self.stage, self.sink, _describe(exc), delay)
+                await asyncio.sleep(delay)
+
+    async def _deliver(self, outputs: list[tuple[bytes, bytes]]) -> StageError | None:
+        """Send one message's outputs in order; the first failure is the message's error."""
+        for key, value in outputs:
+            try:
+                await self._send_output(key, value)
+            except Exception as exc:  # noqa: BLE001 - the message becomes a dead letter
+                too_large = "TooLarge" in type(exc.__cause__ or exc).__name__ or "TooLarge" in str(exc)
+                return StageError(
+                    "output_too_large" if too_large else "output_not_delivered",
+                    f"{self.stage} could not deliver an output of {len(value):,} bytes to {self.sink}: "
+                    f"{_describe(exc)}")
+        return None
+
+    async def _send_dead_letter(self, record: DeadLetter, key: bytes | None) -> None:
+        value = record.model_dump_json().encode()
+
+        async def attempt() -> None:
+            ack = await self.send(self.deadletter, key, value)
+            await ack
+
+        # the dead-letter topic is the last resort: wait for it for as long as it takes
+        await retry_forever(attempt, is_transient=lambda exc: True, backoff=self.backoff,
+                            what=f"{self.stage}: dead letter to {self.deadletter}")
+
+    async def run_batch(self, messages: Sequence[InMessage]) -> BatchReport:
+        """Process one batch to the end: every output acknowledged or its message dead-lettered.
+
+        Returns what was done. Raises only ``asyncio.CancelledError`` (the worker stops) or a
+        bug; then nothing of the batch may be acknowledged (see the module docstring).
+        """
+        outcomes = await self.outcomes([m.value for m in messages])
+        errors: dict[int, StageError] = {i: o.error for i, o in enumerate(outcomes) if o.error is not None}
+        report = BatchReport()
+        if self.sink is not None:
+            todo = [(i, o.outputs) for i, o in enumerate(outcomes) if i not in errors and o.outputs]
+            results = await asyncio.gather(*(self._deliver(outputs) for _, outputs in todo))
+            for (i, outputs), error in zip(todo, results):
+                if error is None:
+                    report.delivered += len(outputs)
+                else:
+                    errors[i] = error
+        for i in sorted(errors):
+            msg = messages[i]
+            record = dead_letter(self.stage, errors[i], payload=msg.value, key=msg.key,
+                                 topic=msg.topic, partition=msg.partition, offset=msg.offset)
+            log.warning("%s: dead-lettered %s[%s]@%s: %s: %s", self.stage, msg.topic, msg.partition,
+                        msg.offset, record.error_type, record.error_message[:300])
+            await self._send_dead_letter(record, msg.key)
+            report.dead_lettered.append(record)
+        return report
+
+
+def _leave_unacked(events: Sequence[Any]) -> None:
+    """Mark ``events`` so Faust's ``take_events`` cannot acknowledge them on its way out.
+
+    ``take_events`` acks every event of a batch in a ``finally`` clause, even when the batch's
+    processing was interrupted. A message flagged ``acked`` without the consumer's ack
+    bookkeeping is never counted as done, so no commit moves past it; Kafka delivers it again
+    after a restart or rebalance.
+    """
+    for event in events:
+        event.message.acked = True
 
 
 def add_stage_agent(
     app: faust.App, *, stage: str, settings: Settings, source: str, sink: str | None,
     handle: BatchHandler, batch_size: int = 64, batch_seconds: float = 0.5,
-) -> None:
+) -> StageRunner:
     """Attach the agent of ``stage``: read ``source`` in batches, write ``sink`` and dead letters.
 
     Args:
         handle: called with the batch's raw values (bytes), returns one :class:`Outcome` per
-            value, in order. It may be a coroutine function. Any exception it raises is caught:
-            every message of the batch is then retried one by one, so a single poison message
-            goes to the dead-letter topic alone.
+            value, in order (see :class:`StageRunner`).
         sink: output topic, or ``None`` for the last stage (index writes to Elasticsearch).
         batch_size / batch_seconds: at most this many messages, or what came within this many
             seconds, per call.
+
+    Returns the :class:`StageRunner` the agent uses.
     """
     topics = Topics.from_settings(settings)
     source_topic = app.topic(source, value_serializer="raw", key_serializer="raw")
-    sink_topic = app.topic(sink, value_serializer="raw", key_serializer="raw") if sink else None
-    dlq_topic = app.topic(topics.deadletter, value_serializer="raw", key_serializer="raw")
 
-    async def call(values: Sequence[bytes]) -> list[Outcome]:
-        result = handle(values)
-        if asyncio.iscoroutine(result):
-            result = await result
-        if len(result) != len(values):
-            raise RuntimeError(f"{stage}: handler returned {len(result)} outcomes for {len(values)} messages")
-        return result
+    async def send(topic: str, key: bytes | None, value: bytes) -> Awaitable[Any]:
+        return await app.producer.send(topic, key, value, partition=None, timestamp=None, headers=None)
+
+    runner = StageRunner(stage=stage, handle=handle, sink=sink, deadletter=topics.deadletter,
+                         send=send, settings=settings)
 
     async def agent(stream):  # noqa: ANN001 - Faust stream
         async for events in stream.take_events(batch_size, within=batch_seconds):
-            values = [e.value if e.value is not None else b"" for e in events]
+            messages = [InMessage(topic=e.message.topic, partition=e.message.partition,
+                                  offset=e.message.offset, key=e.message.key,
+                                  value=e.value if e.value is not None else b"") for e in events]
             try:
-                outcomes = await call(values)
-            except Exception:  # noqa: BLE001 - isolate the poison message
-                log.warning("%s: batch of %d failed, retrying one by one", stage, len(values))
-                outcomes = []
-                for v in values:
-                    try:
-                        outcomes.extend(await call([v]))
-                    except Exception as exc:  # noqa: BLE001
-                        outcomes.append(Outcome(error=StageError(
-                            type(exc).__name__, f"{exc} ({traceback.format_exc(limit=3).splitlines()[-1]})")))
-            pending = []
-            for event, outcome in zip(events, outcomes):
-                msg = event.message
-                if outcome.error is not None:
-                    record = dead_letter(stage, outcome.error, payload=msg.value, key=msg.key,
-                                         topic=msg.topic, partition=msg.partition, offset=msg.offset)
-                    log.warning("%s: dead-lettered %s[%s]@%s: %s: %s", stage, msg.topic, msg.partition,
-                                msg.offset, record.error_type, record.error_message[:300])
-                    pending.append(await dlq_topic.send(key=msg.key, value=record.model_dump_json().encode()))
-                    continue
-                if sink_topic is not None:
-                    for key, value in outcome.outputs:
-                        pending.append(await sink_topic.send(key=key, value=value))
-            # Delivery of every output is confirmed before take_events acks (commits) the batch.
-            if pending:
-                await asyncio.gather(*pending)
-            for outcome in outcomes:
-                if outcome.on_delivered is not None:
-                    outcome.on_delivered()
+                await runner.run_batch(messages)
+            except BaseException:
+                _leave_unacked(events)
+                raise
 
     agent.__name__ = f"{stage}_agent"
     agent.__qualname__ = agent.__name__
     app.agent(source_topic, name=f"{stage}")(agent)
+    return runner
 
 
 def run_worker(app: faust.App, loglevel: str = "info") -> None:

@@ -1,126 +1,160 @@
-"""index: ``articles.enriched`` → Elasticsearch (alias ``hadath-events``), ``_id`` = ``article_id``.
+"""index: ``articles.enriched`` → Elasticsearch (alias ``HADATH_INDEX_ALIAS``), ``_id`` = ``article_id``.
 
-Bulk writes with the official client's ``async_bulk`` helper. A document Elasticsearch rejects
-(mapping error, 4xx) goes to ``articles.deadletter`` with the reason; an unreachable or
-overloaded cluster (connection errors, 429, 5xx) is retried with backoff until it answers, so
-the batch's offsets are not committed and nothing is lost. Replays overwrite the same ``_id``.
+Bulk writes with the official client's ``async_bulk`` helper. What each Elasticsearch answer
+means is decided in :mod:`services.index.indexing`; this module does the I/O with the one retry
+policy of :mod:`shared.retry`: an unreachable or overloaded cluster (connection errors,
+timeouts, 429, 5xx, per item or for the whole request) is retried with capped exponential
+backoff for as long as it lasts, so the batch's offsets are not committed and nothing is lost;
+only a document Elasticsearch refuses as invalid (4xx other than 429) goes to
+``articles.deadletter`` with the reason. Replays overwrite the same ``_id``.
+
+The index template and alias are set up at start-up (and again before the first write if
+Elasticsearch was not there yet), in a worker thread, never on the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import faust
-from elasticsearch import AsyncElasticsearch, ConnectionError as ESConnectionError, TransportError
+from elasticsearch import AsyncElasticsearch
 from elasticsearch.helpers import async_bulk
-from pydantic import ValidationError
 
-from shared.es import document, ensure_index, seen_key
-from shared.neardup import BatchDeduper
-from shared.schemas import EnrichedArticle
+from services.index.indexing import (build_batch, dedup_keys, error_reason, is_transient_es_error,
+                                     item_verdict, mark_duplicates, must_split, status_of)
+from shared.es import client as sync_client, ensure_index
+from shared.retry import DEFAULT_BACKOFF, Backoff, retry_forever
 from shared.settings import Settings
 from shared.streaming import Outcome, StageError, add_stage_agent, make_app
 from shared.topics import Topics
 
 log = logging.getLogger("hadath.index")
 
-RETRY_MAX_SECONDS = 30.0
+#: Largest bulk request body, in bytes (Elasticsearch's ``http.max_content_length`` is 100 MB).
+MAX_BULK_BYTES = 50 * 1024 * 1024
+#: Client timeout of one Elasticsearch request, in seconds (a timeout is retried).
+REQUEST_TIMEOUT_SECONDS = 120
 
 
 class Indexer:
-    """Writes batches of enriched articles with one bulk request each."""
+    """Writes batches of enriched articles into Elasticsearch.
 
-    def __init__(self, settings: Settings) -> None:
+    Args:
+        settings: where and which alias.
+        es: the async client (default: one for ``HADATH_ES_URL``); tests pass a fault-injecting one.
+        setup: creates the template, index and alias, synchronously (default
+            :func:`shared.es.ensure_index`); it runs in a thread and is retried until it works.
+        backoff / sleep: the retry waits (tests pass a sleep that does not wait).
+    """
+
+    def __init__(self, settings: Settings, *, es: AsyncElasticsearch | None = None,
+                 setup: Callable[[], Any] | None = None, backoff: Backoff = DEFAULT_BACKOFF,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.settings = settings
-        self._client: AsyncElasticsearch | None = None
+        self._es = es
+        self._setup = setup or (lambda: ensure_index(sync_client(settings), settings))
+        self._is_set_up = False
+        self._set_up_lock: asyncio.Lock | None = None
+        self.backoff = backoff
+        self._sleep = sleep
 
-    async def _ready(self) -> AsyncElasticsearch:
-        if self._client is None:
-            from shared.es import client as sync_client
+    @property
+    def es(self) -> AsyncElasticsearch:
+        """The async client (created on first use, inside the running event loop)."""
+        if self._es is None:
+            self._es = AsyncElasticsearch(self.settings.es_url, request_timeout=REQUEST_TIMEOUT_SECONDS)
+        return self._es
 
-            # Template and alias are set up once, synchronously, before the first write.
-            ensure_index(sync_client(self.settings), self.settings)
-            self._client = AsyncElasticsearch(self.settings.es_url, request_timeout=60)
-        return self._client
+    async def _retry(self, operation: Callable[[], Awaitable[Any]], what: str) -> Any:
+        return await retry_forever(operation, is_transient=is_transient_es_error, what=what,
+                                   backoff=self.backoff, sleep=self._sleep)
 
-    async def _mark_duplicates(self, actions: list[dict]) -> None:
-        """Set ``duplicate_of`` on each action's document: the first-seen near-duplicate
-        already indexed or earlier in this batch (:class:`shared.neardup.BatchDeduper`)."""
-        keys = sorted({k for a in actions for k in a["_source"]["dedup_keys"]})
-        delay = 1.0
-        while True:
+    async def ready(self) -> None:
+        """Set up the index template, index and alias once (retried until Elasticsearch answers)."""
+        if self._is_set_up:
+            return
+        self._set_up_lock = self._set_up_lock or asyncio.Lock()
+        async with self._set_up_lock:
+            if not self._is_set_up:
+                await self._retry(lambda: asyncio.to_thread(self._setup), "index set-up")
+                self._is_set_up = True
+
+    async def _candidates(self, keys: list[str]) -> list[dict]:
+        """Indexed documents sharing any near-duplicate band key with ``keys``."""
+        found: list[dict] = []
+        for i in range(0, len(keys), 30_000):  # stay under index.max_terms_count (65,536)
+            resp = await self.es.search(index=self.settings.index_alias, size=10_000,
+                                        query={"terms": {"dedup_keys": keys[i:i + 30_000]}},
+                                        source=["article_id", "signature", "ingested_at", "duplicate_of"])
+            found.extend(h["_source"] for h in resp["hits"]["hits"])
+        return found
+
+    async def _bulk(self, actions: list[dict]) -> list[dict]:
+        """One bulk write (split by :data:`MAX_BULK_BYTES`); returns the failed items."""
+        _, errors = await async_bulk(self.es, actions, raise_on_error=False, raise_on_exception=True,
+                                     max_retries=0, chunk_size=len(actions), max_chunk_bytes=MAX_BULK_BYTES)
+        return errors  # type: ignore[return-value]
+
+    async def write(self, actions: list[dict]) -> dict[str, str]:
+        """Index ``actions`` until each one is indexed or refused; returns ``{_id: reason}`` of
+        the refused ones. Transient failures (see :mod:`services.index.indexing`) are retried
+        forever; a whole request refused as malformed or too large is split in halves."""
+        rejected: dict[str, str] = {}
+        pending, attempt = actions, 0
+        while pending:
+            batch = pending
             try:
-                es = await self._ready()
-                found = await _candidates(es, self.settings.index_alias, keys) if keys else []
-                break
-            except (ESConnectionError, OSError) as exc:
-                log.warning("Elasticsearch unavailable (%s); retrying in %.0f s", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_MAX_SECONDS)
-        deduper = BatchDeduper(
-            [(c["article_id"], c["signature"], seen_key(c["ingested_at"], c["article_id"]))
-             for c in found if c.get("signature")],
-            {c["article_id"]: c.get("duplicate_of") for c in found})
-        docs = [(a["_id"], a["_source"]["signature"], seen_key(a["_source"]["ingested_at"], a["_id"]))
-                for a in actions if a["_source"].get("signature")]
-        for action in actions:
-            action["_source"]["duplicate_of"] = None
-        assigned = deduper.assign(docs)
-        for action in actions:
-            action["_source"]["duplicate_of"] = assigned.get(action["_id"])
+                failed = await self._retry(lambda: self._bulk(batch), f"bulk write of {len(batch)} documents")
+            except Exception as exc:  # noqa: BLE001 - only a split-worthy refusal gets here
+                if not must_split(exc):
+                    raise
+                if len(batch) == 1:
+                    rejected[batch[0]["_id"]] = f"HTTP {status_of(exc)}: {exc}"
+                    return rejected
+                half = len(batch) // 2
+                rejected |= await self.write(batch[:half])
+                rejected |= await self.write(batch[half:])
+                return rejected
+            by_id = {a["_id"]: a for a in batch}
+            pending = []
+            for item in failed:
+                info = next(iter(item.values()))
+                verdict = item_verdict(int(info.get("status", 500)))
+                if verdict == "retry":
+                    pending.append(by_id[info["_id"]])
+                elif verdict == "dead_letter":
+                    rejected[info["_id"]] = error_reason(info)
+            if pending:
+                delay = self.backoff.delay_seconds(attempt)
+                log.warning("Elasticsearch asked to retry %d of %d documents (overloaded); retry %d in %.0f s",
+                            len(pending), len(batch), attempt + 1, delay)
+                attempt += 1
+                await self._sleep(delay)
+        return rejected
 
     async def handle(self, values: Sequence[bytes]) -> list[Outcome]:
-        """Batch handler: validate, bulk-index, one :class:`Outcome` per message."""
-        outcomes: list[Outcome] = [Outcome() for _ in values]
-        actions, positions = [], {}
-        for i, value in enumerate(values):
-            try:
-                article = EnrichedArticle.model_validate_json(value)
-            except ValidationError as exc:
-                outcomes[i] = Outcome(error=StageError("schema", f"not an EnrichedArticle: {exc}"))
-                continue
-            positions.setdefault(article.article_id, []).append(i)
-            actions.append({"_op_type": "index", "_index": self.settings.index_alias,
-                            "_id": article.article_id, "_source": document(article)})
-        if not actions:
+        """Batch handler: validate, mark near-duplicates, bulk-index; one :class:`Outcome` per message."""
+        await self.ready()
+        batch = build_batch(values, self.settings.index_alias)
+        outcomes = [Outcome() for _ in values]
+        for i, reason in batch.invalid.items():
+            outcomes[i] = Outcome(error=StageError("schema", reason))
+        if not batch.actions:
             return outcomes
-        await self._mark_duplicates(actions)
-        delay = 1.0
-        while True:
-            try:
-                es = await self._ready()
-                _, errors = await async_bulk(es, actions, raise_on_error=False, raise_on_exception=True,
-                                             max_retries=3, initial_backoff=1, chunk_size=len(actions))
-                break
-            except (ESConnectionError, TransportError, OSError) as exc:
-                status = getattr(exc, "status_code", None) or getattr(getattr(exc, "meta", None), "status", None)
-                if isinstance(status, int) and 400 <= status < 500 and status != 429:
-                    raise
-                log.warning("Elasticsearch unavailable (%s); retrying in %.0f s", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_MAX_SECONDS)
-        for item in errors:
-            info = next(iter(item.values()))
-            reason = info.get("error", info)
-            for i in positions.get(info.get("_id"), []):
+        keys = dedup_keys(batch.actions)
+        found = await self._retry(lambda: self._candidates(keys), "near-duplicate look-up") if keys else []
+        mark_duplicates(batch.actions, found)
+        for article_id, reason in (await self.write(batch.actions)).items():
+            for i in batch.positions[article_id]:
                 outcomes[i] = Outcome(error=StageError("index_rejected", f"Elasticsearch refused the document: {reason}"))
         return outcomes
 
 
-async def _candidates(es: AsyncElasticsearch, index: str, keys: list[str]) -> list[dict]:
-    """Indexed documents sharing any near-duplicate band key with ``keys``."""
-    found: list[dict] = []
-    for i in range(0, len(keys), 30_000):  # stay under index.max_terms_count (65,536)
-        resp = await es.search(index=index, size=10_000, query={"terms": {"dedup_keys": keys[i:i + 30_000]}},
-                               source=["article_id", "signature", "ingested_at", "duplicate_of"])
-        found.extend(h["_source"] for h in resp["hits"]["hits"])
-    return found
-
-
 def create_app(settings: Settings | None = None) -> faust.App:
-    """The index Faust app (consumer group ``<group_prefix>-index``)."""
+    """The index Faust app (consumer group ``<group_prefix>-index``); the index is set up at start."""
     settings = settings or Settings()
     topics = Topics.from_settings(settings)
     app = make_app("index", settings)
@@ -128,4 +162,9 @@ def create_app(settings: Settings | None = None) -> faust.App:
     add_stage_agent(app, stage="index", settings=settings, source=topics.enriched, sink=None,
                     handle=indexer.handle, batch_size=settings.index_batch_size,
                     batch_seconds=settings.index_batch_seconds)
+
+    @app.task
+    async def set_up_index() -> None:  # noqa: ANN202 - Faust task
+        await indexer.ready()
+
     return app

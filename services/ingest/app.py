@@ -1,9 +1,10 @@
 """ingest: the gate. ``articles.raw`` → ``articles.ingested`` (+ ``articles.deadletter``).
 
-Validates each raw message, assigns the stable ``article_id``, strips HTML, splits scraped
-pages into stories and drops exact duplicates seen recently by this worker (the durable
-guarantee against duplicates is the index's ``_id`` = ``article_id``). The logic lives in
-:mod:`services.ingest.gate`; this module only wires it to Kafka.
+Validates each raw message, assigns the stable ``article_id``, strips HTML and splits scraped
+pages into stories. Nothing is dropped here for being a repeat: the same article sent twice
+has the same ``article_id`` and overwrites itself in the index (``_id`` = ``article_id``),
+and the same body from another outlet is another article, linked by ``duplicate_of``.
+The logic lives in :mod:`services.ingest.gate`; this module only wires it to Kafka.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from datetime import UTC, datetime
 
 import faust
 
-from services.ingest.gate import RecentHashes, Rejected, process_raw
+from services.ingest.gate import Rejected, process_raw
+from shared import limits
 from shared.settings import Settings
 from shared.streaming import Outcome, StageError, add_stage_agent, make_app
 from shared.topics import Topics
@@ -22,30 +24,25 @@ from shared.topics import Topics
 log = logging.getLogger("hadath.ingest")
 
 
-def make_handler(settings: Settings, recent: RecentHashes | None = None):
-    """The batch handler: raw message bytes → :class:`Outcome` per message (no Kafka)."""
-    recent = recent if recent is not None else RecentHashes()
+def make_handler(settings: Settings):
+    """The batch handler: raw message bytes → :class:`Outcome` per message (no Kafka).
+
+    A body may have up to :func:`shared.limits.raw_record_bytes` characters (what fits the
+    largest raw record ``hadath feed`` sends).
+    """
+    max_body_chars = limits.raw_record_bytes(settings)
 
     def handle(values: Sequence[bytes]) -> list[Outcome]:
         outcomes = []
-        batch_hashes: set[str] = set()
         for value in values:
             try:
                 # one timestamp per message: it orders "first seen" for near-duplicates
-                stories = process_raw(value, ingested_at=datetime.now(UTC))
+                stories = process_raw(value, ingested_at=datetime.now(UTC), max_body_chars=max_body_chars)
             except Rejected as exc:
                 outcomes.append(Outcome(error=StageError(exc.error_type, str(exc))))
                 continue
-            out, hashes = [], []
-            for story in stories:
-                if story.content_hash in recent or story.content_hash in batch_hashes:
-                    log.info("dropped exact duplicate %s", story.article_id)
-                    continue
-                batch_hashes.add(story.content_hash)
-                hashes.append(story.content_hash)
-                out.append((story.article_id.encode(), story.model_dump_json().encode()))
-            # remembered only once sent: a batch whose sends fail is read again, not dropped
-            outcomes.append(Outcome(outputs=out, on_delivered=lambda hs=hashes: [recent.add(h) for h in hs]))
+            outcomes.append(Outcome(outputs=[(s.article_id.encode(), s.model_dump_json().encode())
+                                             for s in stories]))
         return outcomes
 
     return handle

@@ -1,29 +1,25 @@
-"""Pure logic of the normalize stage: an ingested story → its normalized forms, offsets kept.
+"""Pure logic of the normalize stage: an ingested story → its normalized forms.
 
-The original ``body`` is never changed; ``normalized_body`` comes from the project's one
-normalization table (:mod:`shared.arabic`), and ``body_offsets`` maps every normalized
-character back to the original, so entity offsets found on either text point at the original.
+The original ``body`` is never changed (every offset later stages produce points into it);
+``normalized_title`` and ``normalized_body`` come from the project's one normalization table
+(:mod:`shared.arabic`), and ``signature`` is the near-duplicate MinHash signature. Nothing
+else is added: a message carries only what a later stage reads, so a story's normalized
+message stays about twice its body (see :mod:`shared.limits`). Extract tokenizes the original
+text itself and maps its spans back with :func:`shared.arabic.normalize_with_offsets`.
 """
 
 from __future__ import annotations
 
+from shared.arabic import normalize
 from shared.neardup import signature
-from shared.arabic import normalize, normalize_with_offsets, sentence_spans, tokenize_spans
-from shared.schemas import IngestedArticle, NormalizedArticle, Span
+from shared.schemas import IngestedArticle, NormalizedArticle
 
 
 def normalize_article(article: IngestedArticle) -> NormalizedArticle:
-    """Add ``normalized_title``, ``normalized_body``, ``body_offsets``, sentence and token spans.
-
-    Shapes: ``len(body_offsets) == len(normalized_body) + 1``; spans index ``article.body``.
-    """
-    normalized_body, offsets = normalize_with_offsets(article.body)
+    """Add ``normalized_title``, ``normalized_body`` and ``signature`` to ``article``."""
     return NormalizedArticle(
         **article.model_dump(),
         normalized_title=normalize(article.title or ""),
-        normalized_body=normalized_body,
-        body_offsets=offsets,
-        sentences=[Span(start=s, end=e) for s, e in sentence_spans(article.body)],
-        tokens=[Span(start=s, end=e) for s, e in tokenize_spans(article.body)],
+        normalized_body=normalize(article.body),
         signature=signature(article.body),
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import infra
+from shared import infra, limits
 from shared.settings import Settings
 
 
@@ -120,7 +120,7 @@ def test_kafka_properties_single_node_kraft(tmp_path):
     for key in ("offsets.topic.replication.factor", "transaction.state.log.replication.factor",
                 "default.replication.factor", "transaction.state.log.min.isr"):
         assert p[key] == "1"
-    assert p["message.max.bytes"] == "10485760"
+    assert int(p["message.max.bytes"]) == limits.broker_max_message_bytes(Settings()) >= 16 * 1024 * 1024
     assert int(p["replica.fetch.max.bytes"]) >= int(p["message.max.bytes"])
 
 
@@ -130,8 +130,9 @@ def test_kafka_properties_follow_settings(tmp_path):
     p = _props(infra.kafka_properties(s, tmp_path))
     assert p["listeners"] == "PLAINTEXT://localhost:19092,CONTROLLER://localhost:19093"
     assert p["num.partitions"] == "3"
-    assert p["message.max.bytes"] == str(20 * 1024 * 1024)
-    assert p["replica.fetch.max.bytes"] == str(20 * 1024 * 1024)
+    # every record a stage may write, dead letters included, fits the broker
+    assert int(p["message.max.bytes"]) == limits.deadletter_record_bytes(s) > 16 * 20 * 1024 * 1024
+    assert p["replica.fetch.max.bytes"] == p["message.max.bytes"]
 
 
 def test_elasticsearch_yml(tmp_path):
