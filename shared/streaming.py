@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import faust
+from aiokafka.errors import KafkaTimeoutError
 
 from shared import limits
 from shared.retry import DEFAULT_BACKOFF, Backoff, retry_forever
@@ -52,6 +53,7 @@ log = logging.getLogger("hadath")
 #: Tries of one output send when the broker answers with a transient error (after the
 #: producer's own retries within its request timeout); then the message is dead-lettered.
 OUTPUT_ATTEMPTS = 3
+_TIMEOUTS = (asyncio.TimeoutError, ConnectionError, KafkaTimeoutError)
 
 
 class StageError(Exception):
@@ -181,11 +183,11 @@ def time_budget_seconds(values: Sequence[bytes], settings: Settings) -> float:
 
 def is_transient_kafka_error(exc: BaseException) -> bool:
     """Whether a producer error may pass by itself (the broker is down, a leader moved):
-    aiokafka and kafka-python mark those ``retriable``; Faust wraps them in
-    ``ProducerSendError`` (the cause is looked at)."""
+    aiokafka and kafka-python mark those ``retriable``, and a delivery timeout is one too;
+    Faust wraps them in ``ProducerSendError`` (the cause is looked at)."""
     seen = 0
     while exc is not None and seen < 5:
-        if getattr(exc, "retriable", False) or isinstance(exc, (asyncio.TimeoutError, ConnectionError)):
+        if getattr(exc, "retriable", False) or isinstance(exc, _TIMEOUTS):
             return True
         exc = exc.__cause__
         seen += 1

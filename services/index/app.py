@@ -65,7 +65,9 @@ class Indexer:
     def es(self) -> AsyncElasticsearch:
         """The async client (created on first use, inside the running event loop)."""
         if self._es is None:
-            self._es = AsyncElasticsearch(self.settings.es_url, request_timeout=REQUEST_TIMEOUT_SECONDS)
+            # the transport retries nothing itself: shared.retry is the one retry policy
+            self._es = AsyncElasticsearch(self.settings.es_url, request_timeout=REQUEST_TIMEOUT_SECONDS,
+                                          max_retries=0, retry_on_timeout=False)
         return self._es
 
     async def _retry(self, operation: Callable[[], Awaitable[Any]], what: str) -> Any:
