@@ -14,7 +14,7 @@ from pathlib import Path
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
-from shared import services
+from shared import limits, services
 from shared.es import client, ensure_index
 from shared.feed import FeedReport, feed
 from shared.kafka_admin import SERVICES, wait_until_idle
@@ -39,7 +39,8 @@ class Pipeline:
 
     def send_raw(self, *values: bytes) -> None:
         """Send raw bytes to ``articles.raw`` as a producer would (no checks)."""
-        producer = KafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all")
+        producer = KafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all",
+                                 max_request_size=limits.producer_max_request_bytes(self.settings))
         for v in values:
             producer.send(self.topics.raw, value=v)
         producer.flush()

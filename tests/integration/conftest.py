@@ -11,6 +11,7 @@ it afterwards.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from collections.abc import Iterator
 
 import pytest
@@ -19,7 +20,15 @@ from shared import infra
 from shared.sandbox import Pipeline, cleanup, start
 from shared.settings import Settings
 
-pytestmark = pytest.mark.integration
+
+
+def pytest_collection_modifyitems(config, items):  # noqa: ANN001 - pytest hook
+    """Mark every test under ``tests/integration`` ``integration`` (a ``pytestmark`` in a
+    conftest is ignored by pytest), so ``pytest -m "not integration"`` is the unit suite."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")
