@@ -17,7 +17,7 @@ from pathlib import Path
 from kafka import KafkaProducer
 
 from shared import limits
-from shared.settings import Settings
+from shared.settings import Settings, env_name
 from shared.topics import Topics
 
 TEXT_SUFFIXES = {".txt": "text/plain", ".text": "text/plain", ".html": "text/html", ".htm": "text/html"}
@@ -152,7 +152,7 @@ def feed(paths: Iterable[Path], settings: Settings, *, source: str | None = None
                     on_record(rec)
                 if len(rec.value) > max_bytes:
                     report.refuse(rec.origin, f"{len(rec.value):,} bytes is over the {max_bytes:,}-byte "
-                                              f"message limit (HADATH_MAX_MESSAGE_BYTES); split or shorten it")
+                                              f"message limit ({env_name('max_message_bytes')}); split or shorten it")
                     continue
                 fut = producer.send(topics.raw, value=rec.value)
                 fut.add_errback(lambda exc, origin=rec.origin: failures.append(f"{origin}: {exc}"))

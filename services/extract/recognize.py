@@ -62,4 +62,6 @@ def get_recognizer(name: str, *, model_dir: str | None = None) -> Recognizer:
         from services.extract.ner.camel import CamelRecognizer
 
         return CamelRecognizer(model_dir)
-    raise ValueError(f"unknown recognizer {name!r}: choose crf, bilstm, gazetteer or camel (HADATH_RECOGNIZER)")
+    from shared.settings import env_name
+
+    raise ValueError(f"unknown recognizer {name!r}: choose crf, bilstm, gazetteer or camel ({env_name('recognizer')})")
