@@ -25,6 +25,7 @@ from typing import Any
 from elasticsearch import Elasticsearch, helpers
 
 from functools import lru_cache
+from pathlib import Path
 
 from shared.arabic import ARTICLE, PROTECTED_NAMES, es_char_filter_mappings, normalize
 from shared.neardup import band_keys
@@ -44,30 +45,15 @@ _MIN_NAME_LETTERS = 3
 #: Longest keyword value indexed, in characters: Lucene refuses terms over 32,766 bytes, and a
 #: character is at most 4 UTF-8 bytes. A longer value stays in ``_source``, unindexed.
 KEYWORD_MAX_CHARS = 32_766 // 4
-#: Gazetteer names protected besides :data:`shared.arabic.PROTECTED_NAMES`: single-word
-#: countries, hand-listed names, Arab-world places of at least this population, and cities of
-#: at least :data:`_WORLD_MIN_POPULATION` (about 1,800 names).
-_ARAB_MIN_POPULATION = 50_000
-_WORLD_MIN_POPULATION = 300_000
+#: Gazetteer place names the analyzer protects besides :data:`shared.arabic.PROTECTED_NAMES`
+#: (normalized single words, one a line): data the index owns, generated from the extract
+#: service's gazetteer by ``python -m services.extract.protected_names`` and tested against it.
+PROTECTED_PLACES_FILE = Path(__file__).parent / "data" / "protected_places.txt"
 
 
-def _gazetteer_names() -> list[str]:
-    """Single-word place names worth protecting, from the extract service's gazetteer (empty
-    when that package is not importable, e.g. in a slimmed-down image)."""
-    try:
-        from services.extract.places import ARAB_WORLD, get_gazetteer
-    except Exception:  # noqa: BLE001 - optional source of names
-        return []
-    gaz = get_gazetteer()
-    out = []
-    for key, cands in gaz.index.items():
-        if " " in key:
-            continue
-        if any(c.feature == "country" or c.hand
-               or (c.country_code in ARAB_WORLD and c.population >= _ARAB_MIN_POPULATION)
-               or c.population >= _WORLD_MIN_POPULATION for c in cands):
-            out.append(key)
-    return out
+def protected_places() -> list[str]:
+    """The names of :data:`PROTECTED_PLACES_FILE`."""
+    return [line.strip() for line in PROTECTED_PLACES_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 @lru_cache(maxsize=1)
@@ -80,7 +66,7 @@ def protected_name_forms() -> dict[str, str]:
     skipped. A form that is itself a protected name keeps its own meaning; otherwise the least
     stripping wins.
     """
-    names = sorted({normalize(n) for n in (*PROTECTED_NAMES, *_gazetteer_names())})
+    names = sorted({normalize(n) for n in (*PROTECTED_NAMES, *protected_places())})
     names = [n for n in names if n and " " not in n and n.isalpha()]
     forms: dict[str, str] = {}
     variants: list[tuple[int, str, str]] = []  # (clitic length, form, target)
