@@ -1,4 +1,5 @@
-"""Kafka administration with kafka-python: topic creation, end offsets and consumer-group lag."""
+"""Kafka administration with kafka-python: topic creation, end offsets and consumer-group lag,
+reading the dead-letter topic and sending replayed records."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import logging
 import time
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
@@ -116,25 +117,95 @@ def pipeline_status(settings: Settings) -> dict[str, Any]:
         admin.close()
 
 
-def read_dead_letters(settings: Settings, *, limit: int = 20, timeout_ms: int = 3000) -> list:
-    """The newest ``limit`` records of the dead-letter topic, oldest first (no consumer group)."""
+def read_dead_letters(settings: Settings, *, limit: int = 20, timeout_seconds: float = 30) -> list:
+    """The newest ``limit`` records of the dead-letter topic as ``DeadLetter``, oldest first.
+
+    Raises:
+        pydantic.ValidationError: a record on the topic that is not a dead letter.
+        TimeoutError: see :func:`read_dead_letter_values`.
+    """
     from shared.schemas import DeadLetter
 
+    records = [DeadLetter.model_validate_json(v)
+               for v in read_dead_letter_values(settings, limit=limit, timeout_seconds=timeout_seconds)]
+    return sorted(records, key=lambda r: r.failed_at)[-limit:]
+
+
+def read_dead_letter_values(settings: Settings, *, limit: int | None = None,
+                            timeout_seconds: float = 30) -> list[bytes]:
+    """Record values (bytes) of the dead-letter topic, partition by partition, each partition in
+    offset order, up to the end offsets it had when called (records that arrive meanwhile are
+    left for next time); no consumer group, nothing committed.
+
+    Args:
+        limit: at most the last ``limit`` records of each partition; ``None`` reads every
+            partition from its beginning.
+        timeout_seconds: longest wait for those records, seconds.
+
+    Returns an empty list at once when the topic is missing or empty.
+
+    Raises:
+        TimeoutError: the records up to the end offsets did not all arrive within
+            ``timeout_seconds``.
+    """
     topic = Topics.from_settings(settings).deadletter
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
-                             consumer_timeout_ms=timeout_ms, group_id=None)
+                             group_id=None, request_timeout_ms=30_000,
+                             max_partition_fetch_bytes=limits.consumer_max_fetch_bytes(settings))
     try:
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         if not tps:
             return []
         consumer.assign(tps)
-        ends = consumer.end_offsets(tps)
+        firsts, ends = consumer.beginning_offsets(tps), consumer.end_offsets(tps)
+        todo = {tp: ends[tp] for tp in tps if ends[tp] > firsts[tp]}
         for tp in tps:
-            consumer.seek(tp, max(ends[tp] - limit, 0))
-        records = [DeadLetter.model_validate_json(m.value) for m in consumer]
+            consumer.seek(tp, firsts[tp] if limit is None else max(ends[tp] - limit, firsts[tp]))
+        consumer.pause(*(tp for tp in tps if tp not in todo))
+        got: dict[TopicPartition, list[bytes]] = {tp: [] for tp in tps}
+        deadline = time.monotonic() + timeout_seconds
+        while todo:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic}: records up to the end offsets did not arrive within "
+                                   f"{timeout_seconds:.0f} s (still waiting on partitions "
+                                   f"{sorted(tp.partition for tp in todo)})")
+            for tp, messages in consumer.poll(timeout_ms=500).items():
+                got[tp].extend(m.value for m in messages if m.offset < ends[tp])
+            for tp in [tp for tp in todo if consumer.position(tp) >= ends[tp]]:
+                del todo[tp]
+                consumer.pause(tp)
+        return [v for tp in tps for v in got[tp]]
     finally:
         consumer.close()
-    return sorted(records, key=lambda r: r.failed_at)[-limit:]
+
+
+def send_records(settings: Settings, records: list) -> int:
+    """Send ``records`` (objects with ``topic``, ``key``, ``value``, ``headers``, like
+    :class:`shared.replay.ReplayRecord`) with ``acks="all"``, wait until the broker acknowledged
+    each one, and return how many were sent.
+
+    The producer takes records up to :func:`shared.limits.producer_max_request_bytes` (any
+    dead letter's payload fits: it was at most one record of a pipeline topic) and compresses
+    with :data:`shared.limits.COMPRESSION`, like every producer of the project.
+
+    Raises:
+        kafka.errors.KafkaError: a send the broker did not acknowledge (records before it in the
+            list may have been written).
+    """
+    if not records:
+        return 0
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
+                             max_request_size=limits.producer_max_request_bytes(settings),
+                             compression_type=limits.COMPRESSION,
+                             client_id="hadath-replay")
+    try:
+        futures = [producer.send(r.topic, key=r.key, value=r.value, headers=r.headers) for r in records]
+        producer.flush()
+        for future in futures:
+            future.get(timeout=60)
+        return len(futures)
+    finally:
+        producer.close()
 
 
 def wait_until_idle(settings: Settings, *, timeout_seconds: float = 600, poll_seconds: float = 2.0,
