@@ -12,8 +12,9 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from shared.settings import Settings
 
@@ -192,10 +193,18 @@ def _pipeline_status() -> dict:
     return st
 
 
-@app.command("deadletters")
-def deadletters_cmd(limit: int = typer.Option(20, min=1, help="the newest N"),
+deadletters_app = typer.Typer(invoke_without_command=True,
+                               help="What the services could not process; replay it once fixed.")
+app.add_typer(deadletters_app, name="deadletters")
+
+
+@deadletters_app.callback()
+def deadletters_cmd(ctx: typer.Context,
+                    limit: int = typer.Option(20, min=1, help="the newest N"),
                     as_json: bool = typer.Option(False, "--json", help="one dead-letter record per line")) -> None:
     """Show what the services could not process: stage, reason, where it came from."""
+    if ctx.invoked_subcommand is not None:
+        return
     from shared.kafka_admin import read_dead_letters
 
     settings = _settings()
@@ -212,6 +221,74 @@ def deadletters_cmd(limit: int = typer.Option(20, min=1, help="the newest N"),
         out.print(f"  reason:  {rec.error_message}", highlight=False, markup=False)
         out.print(f"  payload ({rec.payload_encoding}): {payload}", highlight=False, markup=False)
     out.print(f"{len(records)} dead letters shown (newest last; --json for whole records)")
+
+
+@deadletters_app.command("replay")
+def deadletters_replay(
+    stage: Annotated[Optional[list[str]], typer.Option("--stage", help="only this stage (repeatable): "
+                                                       "feed, ingest, normalize, extract, index")] = None,
+    error_type: Annotated[Optional[list[str]], typer.Option("--error-type", help="only this error_type "
+                                                            "(repeatable), e.g. schema")] = None,
+    since: Annotated[Optional[str], typer.Option(help="failed at or after: ISO 8601 (UTC when no offset) "
+                                                 "or an age such as 30m, 2h, 1d")] = None,
+    dry_run: bool = typer.Option(False, "--dry-run", help="send nothing; print what would be sent"),
+) -> None:
+    """Send the chosen dead letters' original messages back to the topic their stage reads.
+
+    ingest → articles.raw, normalize → articles.ingested, extract → articles.normalized,
+    index → articles.enriched, feed → articles.raw. Reads the whole dead-letter topic; every
+    replayed record carries the header hadath-replay-of: topic/partition/offset.
+    """
+    from shared import replay
+    from shared.kafka_admin import read_dead_letter_values, send_records
+    from shared.topics import Topics
+
+    try:
+        stages = replay.check_stages(stage or [])
+        since_at = replay.parse_since(since) if since else None
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2)
+    settings = _settings()
+    with _friendly_errors(settings):
+        try:
+            values = read_dead_letter_values(settings)
+        except TimeoutError as exc:
+            console.print(f"[red]{exc}[/red]: nothing sent")
+            raise typer.Exit(3)
+        dead, unreadable = replay.parse_dead_letters(values)
+        records, refused = replay.to_records(replay.select(dead, stages, error_type or [], since_at),
+                                             Topics.from_settings(settings))
+        if not dry_run:
+            send_records(settings, records)
+    _print_replay(records, dry_run=dry_run, read=len(dead), unreadable=unreadable)
+    for dl, reason in refused:
+        console.print("[yellow]not replayed[/yellow] "
+                      + escape(f"{dl.stage} {dl.error_type} from {replay.origin(dl)}: {reason}"), highlight=False)
+    if refused:
+        raise typer.Exit(1)
+
+
+def _print_replay(records: list, *, dry_run: bool, read: int, unreadable: int) -> None:
+    """The replay's table (one row per record: stage, error_type, origin, target) and its
+    count per stage and target topic."""
+    from shared import replay
+
+    verb = "would replay" if dry_run else "replayed"
+    table = Table(*(Column(name, overflow="fold") for name in
+                    ("stage", "error_type", "failed at (UTC)", "from topic/partition/offset", "to topic")),
+                  title=f"{verb} {len(records)} of {read} dead letters")
+    for r in records:
+        dl = r.dead_letter
+        table.add_row(dl.stage, dl.error_type, f"{replay.failed_at_utc(dl):%Y-%m-%d %H:%M:%S}",
+                      replay.origin(dl), r.topic)
+    out.print(table)
+    for (stage, topic), n in replay.counts(records).items():
+        out.print(f"{verb} {n} {stage} → {topic}", highlight=False)
+    if unreadable:
+        console.print(f"[yellow]{unreadable} records on the dead-letter topic are not dead letters; skipped[/yellow]")
+    if dry_run:
+        out.print("dry run: nothing sent")
 
 
 @app.command("search")

@@ -141,6 +141,51 @@ def test_base64_payload_decodes():
     assert replay.decode_payload(d) == b"\xff\xfe"
 
 
+@pytest.fixture
+def cli(monkeypatch):
+    """``hadath`` with the dead-letter topic and the producer replaced: ``(run, sent)``; ``run(*args)``
+    invokes the CLI on two dead letters (plus one foreign record), ``sent`` collects every send."""
+    from typer.testing import CliRunner
+
+    from shared import cli as cli_module, kafka_admin
+
+    values = [dl("ingest", "schema").model_dump_json().encode(), b"junk",
+              dl("index", "index_rejected", key="k1", topic="articles.enriched").model_dump_json().encode()]
+    sent: list[list] = []
+    for field in Settings.model_fields:  # default settings (no prefix), whatever the shell has
+        monkeypatch.delenv(env_name(field), raising=False)
+    monkeypatch.setattr(kafka_admin, "read_dead_letter_values", lambda settings: values)
+    monkeypatch.setattr(kafka_admin, "send_records", lambda settings, records: sent.append(records))
+    monkeypatch.setattr(cli_module.out, "width", 200)
+    return (lambda *args: CliRunner().invoke(cli_module.app, ["deadletters", "replay", *args])), sent
+
+
+def test_cli_dry_run_sends_nothing_and_says_what_it_would_send(cli):
+    run, sent = cli
+    result = run("--dry-run", "--stage", "index")
+    assert result.exit_code == 0, result.output
+    assert sent == []
+    assert "would replay 1 of 2 dead letters" in result.output
+    assert "would replay 1 index → articles.enriched" in result.output
+    assert "articles.enriched/3/41" in result.output and "dry run: nothing sent" in result.output
+
+
+def test_cli_sends_the_selection(cli):
+    run, sent = cli
+    result = run("--stage", "index", "--stage", "ingest", "--error-type", "schema")
+    assert result.exit_code == 0, result.output
+    (records,) = sent
+    assert [(r.topic, r.dead_letter.stage) for r in records] == [("articles.raw", "ingest")]
+    assert "replayed 1 ingest → articles.raw" in result.output and "dry run" not in result.output
+
+
+@pytest.mark.parametrize("args, message", [(["--since", "soon"], "30m, 2h, 1d"), (["--stage", "indexer"], "'indexer'")])
+def test_cli_refuses_a_bad_option_before_reading_anything(cli, args, message):
+    run, sent = cli
+    result = run(*args)
+    assert result.exit_code == 2 and message in result.output and sent == []
+
+
 def test_a_payload_that_claims_base64_but_is_not_is_set_aside_not_raised():
     bad = dl(payload="not base64!", payload_encoding="base64")
     good = dl("index")
