@@ -150,8 +150,9 @@ def decode_payload(dl: DeadLetter) -> bytes:
 def decode_key(dl: DeadLetter) -> bytes | None:
     """The original message key, or ``None`` when it had none.
 
-    The dead letter carries a key that is not UTF-8 as base64, but has no field saying so (no
-    ``key_encoding``), so this is a best reading, not a certainty. A key is taken as base64 only
+    ``key_encoding`` says how the key is carried. A dead letter written before that field
+    existed carries a key that is not UTF-8 as base64 with nothing saying so; for those this is
+    a best reading, not a certainty. A key is taken as base64 only
     when the payload too is carried as base64 (bytes that are not UTF-8, or text full of control
     characters: :func:`shared.streaming.dead_letter`), the key is strict
     base64 and not only hex digits and dashes (hex ids and UUIDs, the usual keys, are valid
@@ -161,6 +162,8 @@ def decode_key(dl: DeadLetter) -> bytes | None:
     """
     if dl.key is None:
         return None
+    if dl.key_encoding is not None:
+        return base64.b64decode(dl.key) if dl.key_encoding == "base64" else dl.key.encode("utf-8")
     if dl.payload_encoding == "base64" and not _HEXISH.match(dl.key):
         try:
             raw = base64.b64decode(dl.key, validate=True)

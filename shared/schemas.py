@@ -158,7 +158,8 @@ class DeadLetter(_Message):
     """``articles.deadletter``: a message a stage could not process, with the reason.
 
     ``payload`` is the original message whole: its UTF-8 text, or base64 of its bytes when they
-    are not valid UTF-8 (``payload_encoding`` says which). ``key`` likewise.
+    are not valid UTF-8 (``payload_encoding`` says which). ``key`` likewise (``key_encoding``;
+    ``None`` in records written before that field existed).
     """
 
     stage: Literal["feed", "ingest", "normalize", "extract", "index"]
@@ -168,6 +169,7 @@ class DeadLetter(_Message):
     partition: int | None = None
     offset: int | None = None
     key: str | None = None
+    key_encoding: Literal["utf-8", "base64"] | None = None
     payload: str
     payload_encoding: Literal["utf-8", "base64"] = "utf-8"
     failed_at: datetime

@@ -157,15 +157,15 @@ def dead_letter(
             text, encoding = base64.b64encode(raw).decode("ascii"), "base64"
     except UnicodeDecodeError:
         text, encoding = base64.b64encode(raw).decode("ascii"), "base64"
-    key_text = None
+    key_text = key_encoding = None
     if key is not None:
         try:
-            key_text = key.decode("utf-8")
+            key_text, key_encoding = key.decode("utf-8"), "utf-8"
         except UnicodeDecodeError:
-            key_text = base64.b64encode(key).decode("ascii")
+            key_text, key_encoding = base64.b64encode(key).decode("ascii"), "base64"
     return DeadLetter(
         stage=stage, error_type=error_type, error_message=str(error) or repr(error),
-        topic=topic, partition=partition, offset=offset, key=key_text,
+        topic=topic, partition=partition, offset=offset, key=key_text, key_encoding=key_encoding,
         payload=text, payload_encoding=encoding, failed_at=datetime.now(UTC),
     )
 

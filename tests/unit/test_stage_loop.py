@@ -198,3 +198,12 @@ def test_a_payload_that_json_escaping_would_blow_up_is_carried_as_base64():
     record = dead_letter("ingest", StageError("schema", "x"), payload=payload, key=None)
     assert record.payload_encoding == "base64" and base64.b64decode(record.payload) == payload
     assert len(record.model_dump_json()) < 2 * len(payload) + 500
+
+
+def test_a_key_that_is_not_utf8_is_carried_as_base64_and_replayed_as_it_was():
+    from shared.replay import decode_key
+
+    record = dead_letter("ingest", StageError("schema", "x"), payload=b'{"a": 1}', key=b"\xff\x00k")
+    assert record.key_encoding == "base64" and decode_key(record) == b"\xff\x00k"
+    plain = dead_letter("ingest", StageError("schema", "x"), payload=b"{}", key=b"abc123")
+    assert plain.key_encoding == "utf-8" and decode_key(plain) == b"abc123"
