@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from elasticsearch import Elasticsearch, helpers
@@ -30,7 +31,7 @@ from pathlib import Path
 from shared.arabic import ARTICLE, PROTECTED_NAMES, es_char_filter_mappings, normalize
 from shared.neardup import band_keys
 from shared.schemas import ENTITY_LABELS, EnrichedArticle, EventDocument
-from shared.settings import Settings
+from shared.settings import Settings, env_name
 
 ANALYZER = "hadath_arabic"
 EXACT_ANALYZER = "hadath_arabic_exact"
@@ -248,7 +249,62 @@ def seen_key(ingested_at: str | datetime, article_id: str) -> str:
     return ingested_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "|" + article_id
 
 
+class CredentialsError(RuntimeError):
+    """No usable Elasticsearch password (missing, unreadable or empty file); the message is one
+    line saying what to do."""
+
+
+def password_file(settings: Settings) -> Path:
+    """Where the local ``elastic`` password lives: ``$HADATH_HOME/secrets/elastic.password``
+    (written by ``hadath infra up``: folder 0700, file 0600, one line)."""
+    return Path(settings.home).expanduser().resolve() / "secrets" / "elastic.password"
+
+
+def es_auth(settings: Settings, *, missing_ok: bool = False) -> tuple[str, str] | None:
+    """``(user, password)`` for HTTP basic authentication to Elasticsearch.
+
+    ``HADATH_ES_PASSWORD`` wins (an empty value means: send no credentials, None); otherwise
+    the password is read from :func:`password_file`. Raises :class:`CredentialsError` (one line
+    saying what to do) when that file is missing (unless ``missing_ok``: then None), unreadable
+    or empty.
+    """
+    if settings.es_password is not None:
+        password = settings.es_password.get_secret_value()
+        return (settings.es_user, password) if password else None
+    path = password_file(settings)
+    try:
+        password = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        if missing_ok:
+            return None
+        raise CredentialsError(
+            f"no Elasticsearch password: {path} does not exist; run `hadath infra up` (it creates it) "
+            f"or set {env_name('es_password')}") from None
+    except OSError as exc:
+        raise CredentialsError(
+            f"cannot read the Elasticsearch password file {path} ({exc.strerror}): run as its owner "
+            f"or set {env_name('es_password')}") from None
+    if not password:
+        raise CredentialsError(f"the Elasticsearch password file {path} is empty: delete it and run "
+                           f"`hadath infra up`, or set {env_name('es_password')}")
+    return settings.es_user, password
+
+
+def client_kwargs(settings: Settings, **overrides: Any) -> dict[str, Any]:
+    """Keyword arguments for ``Elasticsearch(**...)`` and ``AsyncElasticsearch(**...)``:
+    ``{"hosts": [HADATH_ES_URL], "basic_auth": (user, password), "request_timeout": 30}``
+    (seconds; ``basic_auth`` left out when :func:`es_auth` gives None), updated with
+    ``overrides``. Raises :class:`CredentialsError` as :func:`es_auth` does."""
+    kwargs: dict[str, Any] = {"hosts": [settings.es_url], "request_timeout": 30}
+    auth = es_auth(settings)
+    if auth is not None:
+        kwargs["basic_auth"] = auth
+    kwargs.update(overrides)
+    return kwargs
+
+
 def client(settings: Settings, **kwargs: Any) -> Elasticsearch:
-    """A synchronous client for ``HADATH_ES_URL`` (request timeout 30 s unless given)."""
-    kwargs.setdefault("request_timeout", 30)
-    return Elasticsearch(settings.es_url, **kwargs)
+    """A synchronous client for ``HADATH_ES_URL`` with the credentials of :func:`es_auth`
+    (request timeout 30 s unless given; ``kwargs`` go to the client). Raises
+    :class:`CredentialsError` as :func:`es_auth` does."""
+    return Elasticsearch(**client_kwargs(settings, **kwargs))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,6 +23,12 @@ class Settings(BaseSettings):
     Attributes:
         kafka_bootstrap: Kafka bootstrap servers, ``host:port[,host:port]`` (``HADATH_KAFKA_BOOTSTRAP``).
         es_url: Elasticsearch URL (``HADATH_ES_URL``).
+        es_user: user for HTTP basic authentication to Elasticsearch (``HADATH_ES_USER``,
+            default ``elastic``).
+        es_password: that user's password (``HADATH_ES_PASSWORD``). Unset (None): read from
+            ``$HADATH_HOME/secrets/elastic.password``, which the first ``hadath infra up``
+            generates (mode 0600); an empty value sends no credentials (a cluster without
+            security). Never printed: a :class:`~pydantic.SecretStr`.
         index_alias: alias that search, indexing and Kibana use; the concrete index
             behind it is named by :func:`shared.es.index_name`
             (``HADATH_INDEX_ALIAS``).
@@ -52,6 +58,8 @@ class Settings(BaseSettings):
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     es_url: str = "http://127.0.0.1:9200"
+    es_user: str = "elastic"
+    es_password: SecretStr | None = None
     index_alias: str = "hadath-events"
     topic_prefix: str = ""
     topic_partitions: int = Field(default=8, ge=1)
@@ -78,9 +86,12 @@ def env_name(field: str) -> str:
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
-    """Environment variables that reproduce ``settings`` in a child process (unset fields omitted)."""
+    """Environment variables that reproduce ``settings`` in a child process (unset fields
+    omitted; secrets such as ``HADATH_ES_PASSWORD`` in clear, as the child needs them)."""
     env = {}
     for name, value in settings.model_dump().items():
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
         if value is not None:
             env[env_name(name)] = str(value)
     return env
