@@ -51,7 +51,11 @@ def infra_up(timeout_seconds: float = typer.Option(900, help="How long to wait f
     """Assemble (first run) and start Kafka and Elasticsearch; wait until both answer."""
     from shared import infra
 
-    infra.up(_settings(), timeout_seconds=timeout_seconds, progress=console.print)
+    try:
+        infra.up(_settings(), timeout_seconds=timeout_seconds, progress=console.print)
+    except RuntimeError as exc:
+        console.print(str(exc), style="red", markup=False, highlight=False)
+        raise typer.Exit(1)
     console.print("[green]Kafka and Elasticsearch are up[/green]")
 
 
@@ -94,8 +98,10 @@ def infra_status(as_json: bool = typer.Option(False, "--json")) -> None:
     if as_json:
         out.print_json(data=st)
         return
+    security = {True: " (security on)", False: " (security OFF: anonymous requests answered)"}
     for name, s in st.items():
-        out.print(f"{name}: {'running' if s.get('running') else 'stopped'} {s.get('address', '')} {s.get('version', '')}")
+        out.print(f"{name}: {'running' if s.get('running') else 'stopped'} {s.get('address', '')} {s.get('version', '')}"
+                  f"{security.get(s.get('security'), '')}")
     if not all(s.get("running") for s in st.values()):
         raise typer.Exit(1)
 
@@ -326,12 +332,23 @@ def search_cmd(
 @contextmanager
 def _friendly_errors(settings: Settings):
     """Turn an unreachable server or a missing index into one line that says what to do."""
-    from elasticsearch import ApiError, NotFoundError
+    from elasticsearch import ApiError, AuthenticationException, NotFoundError
     from elasticsearch import ConnectionError as ESConnectionError
     from kafka.errors import KafkaError
 
+    from shared.es import CredentialsError, password_file
+    from shared.settings import env_name
+
     try:
         yield
+    except CredentialsError as exc:
+        console.print(str(exc), style="red", markup=False, highlight=False)
+        raise typer.Exit(3)
+    except AuthenticationException:
+        console.print(f"[red]Elasticsearch at {settings.es_url} refused the credentials of {settings.es_user} "
+                      f"(401)[/red]: set {env_name('es_password')} to its password (the local one is in "
+                      f"{password_file(settings)})", highlight=False)
+        raise typer.Exit(3)
     except ESConnectionError:
         console.print(f"[red]Elasticsearch is not reachable at {settings.es_url}[/red]: start it with "
                       "[bold]hadath infra up[/bold] (or set HADATH_ES_URL)")

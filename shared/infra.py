@@ -18,28 +18,42 @@ Layout under ``home``::
     downloads/m2/                 Maven repository (downloads; kept by wipe)
     downloads/elasticsearch/      the distribution zips
     dist/kafka-<v>/libs, config   assembled Kafka (kept by wipe)
-    dist/elasticsearch-<v>/       unpacked Elasticsearch with the plugin (kept by wipe)
+    dist/elasticsearch-<v>/       unpacked Elasticsearch with the plugin (kept by wipe; config/
+                                  holds the rendered yml and the keystore when not root)
     build/                        plugin build
-    data/kafka, data/elasticsearch   server state (deleted by wipe)
+    data/kafka                    Kafka state (deleted by wipe)
+    data/elasticsearch            Elasticsearch state when not root (deleted by wipe)
     logs/kafka.out, logs/kafka/   Kafka stdout and server.log
-    logs/elasticsearch.out, logs/elasticsearch/
+    logs/elasticsearch.out        Elasticsearch stdout
+    logs/elasticsearch/           Elasticsearch logs when not root
     run/kafka.pid, run/elasticsearch.pid
-    tmp/elasticsearch/            ES_TMPDIR
+    secrets/elastic.password      the ``elastic`` user's password (folder 0700, file 0600)
+    tmp/elasticsearch/            ES_TMPDIR when not root
+
+Security is on: the first start generates a random password for the ``elastic`` user into
+``secrets/elastic.password`` (unless ``HADATH_ES_PASSWORD`` gives one) and puts it in the
+node's keystore as ``bootstrap.password`` before every start; anonymous requests get 401. A node
+still running with security off (started by an older version) is restarted with it, data kept.
 
 Elasticsearch refuses to run as root: when this runs as root, Elasticsearch runs as the system
-user ``hadath-es`` (created on demand) through ``setpriv``, its data/log/config/tmp folders are
-given to that user, and every folder above ``home`` gets the "others may traverse" bit (o+x,
-not read) so that user can reach its files (``/root`` is ``drwx------`` by default).
+user ``hadath-es`` (created on demand) through ``setpriv``, from a folder of its own outside
+root's home, ``/var/lib/hadath-es/<12 hex of sha256(home)>/`` (:func:`es_home_for`): a copy of
+the distribution (config and keystore inside), ``data/``, ``logs/``, ``tmp/``, all owned by that
+user (mode 0750). Nothing above ``home`` is made traversable; data left in ``home`` by an older
+version is moved there once, and the "others may traverse" bit that version added to folders
+above ``home`` is taken back.
 
 Command line: ``python -m shared.infra up|down|status|wipe``.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -52,12 +66,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from shared import limits
-from shared.settings import Settings
+from shared.es import es_auth, password_file
+from shared.settings import Settings, env_name
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ENV_FILE = REPO_ROOT / ".env"
@@ -71,6 +86,10 @@ PLUGIN_DIR = INFRA_DIR / "elasticsearch" / "analysis-plugin"
 PLUGIN_NAME = "hadath-analysis"
 
 ES_USER = "hadath-es"
+ES_HOMES = Path("/var/lib/hadath-es")  # the ES user's folders when running as root
+ES_HOME_MODE = 0o750
+PASSWORD_BYTES = 24  # random bytes of a generated password (32 URL-safe characters)
+AUTH_REFUSED_SECONDS = 20.0  # a started node refusing the password this long: give up
 KAFKA_MIN_JAVA = 17
 ES_MIN_JAVA = 21
 HEAP_MIN_MB = 512
@@ -141,10 +160,13 @@ def read_versions(path: Path = ENV_FILE, environ: dict[str, str] | None = None) 
 
 @dataclass(frozen=True)
 class Layout:
-    """Every path under ``home`` that the local infrastructure uses."""
+    """Every path that the local infrastructure uses: under ``home``, and under ``es_home``
+    (the Elasticsearch user's own folder, when running as root) for what Elasticsearch itself
+    reads and writes. ``es_home`` None: Elasticsearch runs from ``home`` too."""
 
     home: Path
     versions: Versions
+    es_home: Path | None = None
 
     @property
     def m2(self) -> Path:
@@ -167,8 +189,17 @@ class Layout:
         return self.kafka_dist / "config" / "server.properties"
 
     @property
-    def es_dist(self) -> Path:
+    def es_assembled(self) -> Path:
+        """The unpacked distribution with the plugin, as assembled under ``home``."""
         return self.home / "dist" / f"elasticsearch-{self.versions.elasticsearch}"
+
+    @property
+    def es_dist(self) -> Path:
+        """The distribution Elasticsearch runs from (its ``config/`` holds the rendered yml and
+        the keystore): a copy under ``es_home`` when set, else :attr:`es_assembled`."""
+        if self.es_home is None:
+            return self.es_assembled
+        return self.es_home / f"elasticsearch-{self.versions.elasticsearch}"
 
     @property
     def plugin_build(self) -> Path:
@@ -180,7 +211,16 @@ class Layout:
 
     @property
     def es_data(self) -> Path:
+        return self.legacy_es_data if self.es_home is None else self.es_home / "data"
+
+    @property
+    def legacy_es_data(self) -> Path:
+        """Where the data lives without ``es_home`` (and where older versions kept it as root)."""
         return self.home / "data" / "elasticsearch"
+
+    @property
+    def es_logs(self) -> Path:
+        return self.logs / "elasticsearch" if self.es_home is None else self.es_home / "logs"
 
     @property
     def logs(self) -> Path:
@@ -192,7 +232,7 @@ class Layout:
 
     @property
     def es_tmp(self) -> Path:
-        return self.home / "tmp" / "elasticsearch"
+        return self.home / "tmp" / "elasticsearch" if self.es_home is None else self.es_home / "tmp"
 
     def pid_file(self, server: str) -> Path:
         return self.run / f"{server}.pid"
@@ -201,9 +241,19 @@ class Layout:
         return self.logs / f"{server}.out"
 
 
-def layout(settings: Settings, versions: Versions | None = None) -> Layout:
-    """The :class:`Layout` of ``settings.home`` for the versions of ``.env``."""
-    return Layout(Path(settings.home).expanduser().resolve(), versions or read_versions())
+def es_home_for(home: Path) -> Path:
+    """The Elasticsearch user's folder for ``home`` when running as root:
+    ``/var/lib/hadath-es/<first 12 hex of sha256(str(home))>``."""
+    return ES_HOMES / hashlib.sha256(str(home).encode()).hexdigest()[:12]
+
+
+def layout(settings: Settings, versions: Versions | None = None, *, as_root: bool | None = None) -> Layout:
+    """The :class:`Layout` of ``settings.home`` for the versions of ``.env``; with ``as_root``
+    (default: whether this process is root) Elasticsearch gets :func:`es_home_for` ``home``."""
+    home = Path(settings.home).expanduser().resolve()
+    if as_root is None:
+        as_root = os.geteuid() == 0
+    return Layout(home, versions or read_versions(), es_home_for(home) if as_root else None)
 
 
 # --------------------------------------------------------------------------- addresses, configs
@@ -256,7 +306,8 @@ def kafka_properties(settings: Settings, data_dir: Path, template: str | None = 
 
 
 def elasticsearch_yml(settings: Settings, data_dir: Path, logs_dir: Path, template: str | None = None) -> str:
-    """``elasticsearch.yml`` for ``settings`` (single node, security and disk threshold off)."""
+    """``elasticsearch.yml`` for ``settings`` (single node, security on over plain HTTP, disk
+    threshold off)."""
     host, port = es_address(settings)
     template = ES_YML_TEMPLATE.read_text(encoding="utf-8") if template is None else template
     return render(template, {"HOST": host, "PORT": port, "DATA_DIR": data_dir, "LOGS_DIR": logs_dir})
@@ -377,10 +428,12 @@ def find_maven() -> str:
 
 
 def _run(cmd: list[str], *, what: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-         timeout: float = 1800) -> str:
-    """Run ``cmd``; return its stdout; raise RuntimeError with its output on failure."""
+         timeout: float = 1800, stdin_text: str | None = None) -> str:
+    """Run ``cmd`` (``stdin_text`` on its standard input, never on the command line); return
+    its stdout; raise RuntimeError with its output on failure."""
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout)
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout,
+                              input=stdin_text, stdin=None if stdin_text is not None else subprocess.DEVNULL)
     except subprocess.TimeoutExpired as exc:
         raise RuntimeError(f"{what}: timed out after {timeout:.0f} s: {' '.join(cmd)}") from exc
     if proc.returncode != 0:
@@ -517,19 +570,47 @@ def kafka_ready(settings: Settings, timeout_seconds: float = 3.0) -> bool:
     return bool(meta and meta["brokers"] >= 1)
 
 
-def _es_get(settings: Settings, path: str, timeout_seconds: float) -> dict | None:
-    url = settings.es_url.rstrip("/") + path
+def _es_request(settings: Settings, path: str, timeout_seconds: float, *,
+                anonymous: bool = False) -> tuple[int | None, dict | None]:
+    """``GET <HADATH_ES_URL><path>`` with the credentials of :func:`shared.es.es_auth` (none when
+    ``anonymous``, or when there is no password yet): ``(HTTP status, JSON body)``, ``(None,
+    None)`` when nothing answers, body None when it is not JSON or the status is not 2xx."""
+    request = urllib.request.Request(settings.es_url.rstrip("/") + path)
+    auth = None if anonymous else es_auth(settings, missing_ok=True)
+    if auth is not None:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    status = None
     try:
-        with urllib.request.urlopen(url, timeout=timeout_seconds) as resp:
-            return json.loads(resp.read().decode("utf-8"))
-    except (OSError, ValueError, urllib.error.URLError):
-        return None
+        with urllib.request.urlopen(request, timeout=timeout_seconds) as resp:
+            status = resp.status
+            return status, json.loads(resp.read().decode("utf-8"))
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        return exc.code, None
+    except ValueError:
+        return status, None
+    except OSError:  # URLError, refused, timeout
+        return None, None
 
 
 def es_ready(settings: Settings, timeout_seconds: float = 3.0) -> bool:
-    """Whether Elasticsearch answers ``GET /_cluster/health`` with yellow or green."""
-    health = _es_get(settings, "/_cluster/health", timeout_seconds)
+    """Whether Elasticsearch answers ``GET /_cluster/health`` (with the configured credentials)
+    with yellow or green."""
+    _, health = _es_request(settings, "/_cluster/health", timeout_seconds)
     return bool(health and health.get("status") in ("yellow", "green"))
+
+
+def es_security(settings: Settings, timeout_seconds: float = 3.0) -> bool | None:
+    """Whether Elasticsearch refuses an anonymous ``GET /_cluster/health`` (401: security on),
+    False when it answers it (security off), None when it does not answer either way."""
+    status, _ = _es_request(settings, "/_cluster/health", timeout_seconds, anonymous=True)
+    return {401: True, 200: False}.get(status) if status is not None else None
+
+
+def _es_refuses_password(settings: Settings, timeout_seconds: float = 3.0) -> bool:
+    """Whether Elasticsearch answers 401 to the configured credentials."""
+    return _es_request(settings, "/_cluster/health", timeout_seconds)[0] == 401
 
 
 # --------------------------------------------------------------------------- assembly
@@ -569,7 +650,7 @@ def assemble_kafka(lay: Layout, progress: Progress) -> None:
 
 def assemble_elasticsearch(lay: Layout, progress: Progress) -> None:
     """Download and unpack the integ-test distribution into ``dist/elasticsearch-<v>`` (once)."""
-    if (lay.es_dist / ".complete").is_file():
+    if (lay.es_assembled / ".complete").is_file():
         return
     version = lay.versions.elasticsearch
     zip_path = lay.es_zip_dir / f"elasticsearch-{version}.zip"
@@ -582,7 +663,7 @@ def assemble_elasticsearch(lay: Layout, progress: Progress) -> None:
              f"-Dproject.build.directory={lay.home / 'build' / 'mvn-es'}", "dependency:copy"],
             what="downloading Elasticsearch with Maven",
         )
-    progress(f"Elasticsearch {version}: unpacking into {lay.es_dist}")
+    progress(f"Elasticsearch {version}: unpacking into {lay.es_assembled}")
     staging = lay.home / "dist" / f".elasticsearch-{version}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -590,10 +671,10 @@ def assemble_elasticsearch(lay: Layout, progress: Progress) -> None:
     inner = staging / f"elasticsearch-{version}"
     if not (inner / "bin" / "elasticsearch").is_file():
         raise RuntimeError(f"{zip_path} does not hold elasticsearch-{version}/bin/elasticsearch")
-    shutil.rmtree(lay.es_dist, ignore_errors=True)
-    inner.rename(lay.es_dist)
+    shutil.rmtree(lay.es_assembled, ignore_errors=True)
+    inner.rename(lay.es_assembled)
     shutil.rmtree(staging, ignore_errors=True)
-    (lay.es_dist / ".complete").write_text(version)
+    (lay.es_assembled / ".complete").write_text(version)
 
 
 def plugin_sources() -> list[Path]:
@@ -616,13 +697,13 @@ def install_plugin(lay: Layout, jdk: Path, progress: Progress) -> None:
     version = lay.versions.elasticsearch
     fingerprint = plugin_fingerprint(version)
     marker = lay.plugin_build / "installed.sha256"
-    installed = lay.es_dist / "plugins" / PLUGIN_NAME
+    installed = lay.es_assembled / "plugins" / PLUGIN_NAME
     if installed.is_dir() and marker.is_file() and marker.read_text().strip() == fingerprint:
         return
     progress(f"Elasticsearch: building and installing the {PLUGIN_NAME} plugin")
     env = {**os.environ, "ES_JAVA_HOME": str(jdk)}
     env.pop("ES_PATH_CONF", None)
-    plugin_cli = lay.es_dist / "bin" / "elasticsearch-plugin"
+    plugin_cli = lay.es_assembled / "bin" / "elasticsearch-plugin"
     if installed.exists():
         _run([str(plugin_cli), "remove", "--purge", PLUGIN_NAME], what="removing the old plugin", env=env)
     shutil.rmtree(lay.plugin_build, ignore_errors=True)
@@ -630,7 +711,7 @@ def install_plugin(lay: Layout, jdk: Path, progress: Progress) -> None:
     classes.mkdir(parents=True)
     _run(
         [str(jdk / "bin" / "javac"), "--release", str(ES_MIN_JAVA), "-proc:none", "-encoding", "UTF-8",
-         "-nowarn", "-cp", str(lay.es_dist / "lib" / "*"), "-d", str(classes),
+         "-nowarn", "-cp", str(lay.es_assembled / "lib" / "*"), "-d", str(classes),
          *map(str, plugin_sources())],
         what="compiling the analysis plugin",
     )
@@ -688,16 +769,105 @@ def _chown_tree(root: Path, uid: int, gid: int) -> None:
             os.lchown(os.path.join(dirpath, name), uid, gid)
 
 
-def _grant_traverse(paths: Iterable[Path], progress: Progress) -> None:
-    """Add o+x (traverse, not list) to each of ``paths`` that lacks it."""
-    for p in paths:
+def revoke_legacy_traverse(home: Path, user_home: Path, progress: Progress) -> list[Path]:
+    """Take back the "others may traverse" bit that older versions added above ``home``: each
+    of ``home`` and its parents inside ``user_home`` (``user_home`` included) whose bits for
+    others are exactly ``--x``. Returns the folders changed."""
+    changed = []
+    for p in (home, *home.parents):
+        if p != user_home and user_home not in p.parents:
+            continue
         try:
-            mode = p.stat().st_mode
+            mode = stat.S_IMODE(p.stat().st_mode)
         except OSError:
             continue
-        if not mode & stat.S_IXOTH:
-            progress(f"Elasticsearch runs as {ES_USER}: allowing others to traverse {p} (chmod o+x)")
-            os.chmod(p, stat.S_IMODE(mode) | stat.S_IXOTH)
+        if mode & 0o007 == stat.S_IXOTH:
+            progress(f"Elasticsearch no longer needs to traverse {p}: chmod o-x (added by an older hadath)")
+            os.chmod(p, mode & ~stat.S_IXOTH)
+            changed.append(p)
+    return changed
+
+
+# --------------------------------------------------------------------------- the password
+
+
+def ensure_password(settings: Settings, progress: Progress) -> str:
+    """The password the local node gives the ``elastic`` user: ``HADATH_ES_PASSWORD`` when set,
+    else the one in :func:`shared.es.password_file`, generated there on first use
+    (``secrets.token_urlsafe``, 32 characters; folder 0700, file 0600; the password is never
+    printed). Raises RuntimeError when ``HADATH_ES_PASSWORD`` is empty or the file unreadable."""
+    if settings.es_password is not None:
+        password = settings.es_password.get_secret_value()
+        if not password:
+            raise RuntimeError(f"{env_name('es_password')} is empty, but the local Elasticsearch needs a password: "
+                               f"unset it (one is generated into {password_file(settings)}) or give one")
+        return password
+    path = password_file(settings)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    auth = es_auth(settings, missing_ok=True)
+    if auth is not None:
+        return auth[1]
+    password = secrets.token_urlsafe(PASSWORD_BYTES)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # written meanwhile by a concurrent `up`
+        return es_auth(settings)[1]
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(password + "\n")
+    progress(f"Elasticsearch: generated a password for the user elastic into {path} (mode 0600)")
+    return password
+
+
+def _set_bootstrap_password(lay: Layout, env: dict[str, str], password: str) -> None:
+    """Put ``password`` into the node's keystore as ``bootstrap.password`` (created if missing),
+    through the tool's standard input. The node takes it as the ``elastic`` password for as
+    long as that password was never changed through the security API."""
+    tool = str(lay.es_dist / "bin" / "elasticsearch-keystore")
+    if not (lay.es_dist / "config" / "elasticsearch.keystore").is_file():
+        _run([tool, "create"], what="creating the Elasticsearch keystore", env=env)
+    _run([tool, "add", "--stdin", "--force", "bootstrap.password"], what="setting bootstrap.password",
+         env=env, stdin_text=password)
+
+
+def _refused(settings: Settings) -> RuntimeError:
+    """The error for a node that answers 401 to the configured password."""
+    source = env_name("es_password") if settings.es_password is not None else str(password_file(settings))
+    return RuntimeError(
+        f"Elasticsearch at {settings.es_url} refuses the password of {settings.es_user} from {source} (401): "
+        f"set {env_name('es_password')} to that user's password (if it was changed in the cluster, or "
+        f"reset it with bin/elasticsearch-reset-password -u {settings.es_user})")
+
+
+# --------------------------------------------------------------------------- the ES user's folder
+
+
+def _prepare_es_home(lay: Layout, uid: int, gid: int, progress: Progress) -> None:
+    """Create ``lay.es_home`` (owned by the ES user, 0750), copy the assembled distribution
+    into it when that changed, and move data an older version left in ``home`` into it."""
+    assert lay.es_home is not None
+    for d in (ES_HOMES, lay.es_home):
+        d.mkdir(mode=ES_HOME_MODE, parents=True, exist_ok=True)
+        os.chown(d, uid, gid)
+        os.chmod(d, ES_HOME_MODE)
+    _write_if_changed(lay.es_home / "hadath-home.txt", f"{lay.home}\n")
+    source = f"{lay.versions.elasticsearch} {plugin_fingerprint(lay.versions.elasticsearch)}\n"
+    marker = lay.es_dist / ".hadath-source"
+    if not (marker.is_file() and marker.read_text() == source):
+        progress(f"Elasticsearch runs as {ES_USER}: copying the distribution to {lay.es_dist}")
+        shutil.rmtree(lay.es_dist, ignore_errors=True)
+        shutil.copytree(lay.es_assembled, lay.es_dist, symlinks=True)
+        marker.write_text(source)
+    old = lay.legacy_es_data
+    if old.is_dir() and any(old.iterdir()):
+        if lay.es_data.is_dir() and any(lay.es_data.iterdir()):
+            progress(f"warning: Elasticsearch data in both {old} and {lay.es_data}: using the latter, "
+                     f"{old} left as it is")
+        else:
+            progress(f"Elasticsearch: moving its data from {old} to {lay.es_data} (its own folder)")
+            shutil.rmtree(lay.es_data, ignore_errors=True)
+            shutil.move(str(old), str(lay.es_data))
+            revoke_legacy_traverse(lay.home, Path.home().resolve(), progress)
 
 
 # --------------------------------------------------------------------------- start / stop
@@ -736,33 +906,34 @@ def _start_elasticsearch(settings: Settings, lay: Layout, progress: Progress) ->
     jdk = find_jdk(ES_MIN_JAVA, need_javac=True)
     assemble_elasticsearch(lay, progress)
     install_plugin(lay, jdk, progress)
-    es_logs = lay.logs / "elasticsearch"
-    for d in (lay.es_data, es_logs, lay.es_tmp, lay.run):
+    password = ensure_password(settings, progress)
+    ids = _es_user_ids() if lay.es_home is not None else None
+    if ids is not None:
+        _prepare_es_home(lay, *ids, progress)
+    for d in (lay.es_data, lay.es_logs, lay.es_tmp, lay.run):
         d.mkdir(parents=True, exist_ok=True)
     config = lay.es_dist / "config"
-    _write_if_changed(config / "elasticsearch.yml", elasticsearch_yml(settings, lay.es_data, es_logs))
+    _write_if_changed(config / "elasticsearch.yml", elasticsearch_yml(settings, lay.es_data, lay.es_logs))
     env = {k: v for k, v in os.environ.items() if k not in ("ES_PATH_CONF", "JAVA_HOME", "ES_JAVA_OPTS")}
     env.update({"ES_JAVA_HOME": str(jdk), "ES_JAVA_OPTS": " ".join(heap_options()), "ES_TMPDIR": str(lay.es_tmp)})
+    _set_bootstrap_password(lay, env, password)
     cmd = [str(lay.es_dist / "bin" / "elasticsearch")]
-    ids = _es_user_ids()
     if ids is not None:
         uid, gid = ids
-        for d in (lay.es_data, es_logs, lay.es_tmp, config):
-            _chown_tree(d, uid, gid)
-        _grant_traverse([lay.home, *lay.home.parents], progress)
+        _chown_tree(lay.es_home, uid, gid)
         setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
         cmd = [setpriv, f"--reuid={uid}", f"--regid={gid}", "--init-groups", "--", *cmd]
         env["HOME"] = str(lay.es_tmp)
         env["USER"] = env["LOGNAME"] = ES_USER
     progress(f"Elasticsearch {lay.versions.elasticsearch}: starting on {settings.es_url} "
-             f"(java {java_version(jdk)}{', as ' + ES_USER if ids else ''})")
+             f"(java {java_version(jdk)}{f', as {ES_USER} from {lay.es_home}' if ids else ''})")
     return _spawn(cmd, out=lay.out_file("elasticsearch"), pid_file=lay.pid_file("elasticsearch"),
                   env=env, cwd=lay.es_dist)
 
 
 def _failure(server: str, lay: Layout, reason: str) -> RuntimeError:
     parts = [f"{server} {reason}.", f"--- {lay.out_file(server)} (tail) ---", _tail(lay.out_file(server))]
-    extra = lay.logs / "kafka" / "server.log" if server == "kafka" else lay.logs / "elasticsearch" / "hadath-local.log"
+    extra = lay.logs / "kafka" / "server.log" if server == "kafka" else lay.es_logs / "hadath-local.log"
     if extra.is_file():
         parts += [f"--- {extra} (tail) ---", _tail(extra)]
     return RuntimeError("\n".join(parts))
@@ -773,12 +944,24 @@ def up(settings: Settings, *, timeout_seconds: float = 600, progress: Progress =
 
     The first run downloads and assembles both servers into ``settings.home`` (a few minutes);
     later runs start them in ~20-40 s. A no-op for a server that already answers (whoever
-    started it). Raises RuntimeError, with the log tail, when one exits or does not answer
-    within ``timeout_seconds``; the other one is left running.
+    started it), except an Elasticsearch this tool started that still runs with security off
+    (an older version): that one is restarted with security on. Raises RuntimeError, with the
+    log tail, when one exits or does not answer within ``timeout_seconds`` (the other one is
+    left running), and when Elasticsearch refuses the configured password.
     """
     deadline = time.monotonic() + timeout_seconds
     lay = layout(settings)
-    want = {"kafka": not kafka_ready(settings), "elasticsearch": not es_ready(settings)}
+    es_up = es_ready(settings)
+    if es_up and es_security(settings) is False:
+        if _running_pid(lay, "elasticsearch") is not None:
+            progress("elasticsearch: runs with security off (started by an older hadath): "
+                     "restarting it with security on (data kept)")
+            _stop(lay, "elasticsearch", STOP_GRACE_SECONDS)
+            es_up = False
+        else:
+            progress(f"warning: Elasticsearch at {settings.es_url} answers anonymous requests (security off) "
+                     f"and was not started from HADATH_HOME={lay.home}: left as it is")
+    want = {"kafka": not kafka_ready(settings), "elasticsearch": not es_up}
     if not any(want.values()):
         return
     for d in (lay.home, lay.logs, lay.run):
@@ -788,6 +971,8 @@ def up(settings: Settings, *, timeout_seconds: float = 600, progress: Progress =
     for server, needed in want.items():
         if not needed:
             continue
+        if server == "elasticsearch" and _es_refuses_password(settings):
+            raise _refused(settings)
         pid = _running_pid(lay, server)
         if pid is not None:
             progress(f"{server}: already starting (pid {pid}), waiting")
@@ -803,11 +988,16 @@ def up(settings: Settings, *, timeout_seconds: float = 600, progress: Progress =
     probes = {"kafka": kafka_ready, "elasticsearch": es_ready}
     pending = set(pids)
     started = time.monotonic()
+    refused_since: float | None = None
     while pending:
         for server in sorted(pending):
             if probes[server](settings, 2.0):
                 progress(f"{server}: ready after {time.monotonic() - started:.1f} s")
                 pending.discard(server)
+            elif server == "elasticsearch" and _es_refuses_password(settings, 2.0):
+                refused_since = refused_since or time.monotonic()
+                if time.monotonic() - refused_since > AUTH_REFUSED_SECONDS:
+                    raise _refused(settings)
             elif not _alive(pids[server]):
                 time.sleep(1.0)  # make sure (exec transitions, slow proc reads)
                 if not _alive(pids[server]) and not probes[server](settings, 2.0):
@@ -867,15 +1057,17 @@ def status(settings: Settings) -> dict:
     """State of both servers::
 
         {"kafka": {"running": bool, "pid": int | None, "address": "127.0.0.1:9092", "version": "4.1.1"},
-         "elasticsearch": {"running": ..., "pid": ..., "address": "http://127.0.0.1:9200", "version": ...}}
+         "elasticsearch": {"running": ..., "pid": ..., "address": "http://127.0.0.1:9200", "version": ...,
+                           "security": bool | None}}
 
     ``running`` means the server answers (Kafka: a Metadata request; Elasticsearch: cluster
     health yellow/green); ``pid`` is that of the process :func:`up` started, if alive;
-    ``version`` is the one reported by Elasticsearch when it answers, else the configured one.
+    ``version`` is the one reported by Elasticsearch when it answers, else the configured one;
+    ``security`` whether it refuses anonymous requests (None: no answer).
     """
     lay = layout(settings)
     host, port = kafka_address(settings)
-    es_root = _es_get(settings, "/", 2.0) or {}
+    es_root = _es_request(settings, "/", 2.0)[1] or {}
     return {
         "kafka": {
             "running": kafka_ready(settings, 2.0),
@@ -888,16 +1080,18 @@ def status(settings: Settings) -> dict:
             "pid": _running_pid(lay, "elasticsearch"),
             "address": settings.es_url,
             "version": (es_root.get("version") or {}).get("number") or lay.versions.elasticsearch,
+            "security": es_security(settings, 2.0),
         },
     }
 
 
 def wipe(settings: Settings) -> None:
-    """Stop both servers and delete their data (topics, consumer offsets, indices); downloads,
-    the assembled servers and the logs are kept."""
+    """Stop both servers and delete their data (topics, consumer offsets, indices; under
+    ``home`` and the Elasticsearch user's folder); downloads, the assembled servers, the
+    password and the logs are kept."""
     down(settings)
     lay = layout(settings)
-    for d in (lay.kafka_data, lay.es_data, lay.es_tmp):
+    for d in (lay.kafka_data, lay.es_data, lay.legacy_es_data, lay.es_tmp):
         shutil.rmtree(d, ignore_errors=True)
 
 

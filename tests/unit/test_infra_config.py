@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import os
+import re
 import socket
+import stat
 import struct
 import threading
 from pathlib import Path
 
 import pytest
 
-from shared import infra, limits
-from shared.settings import Settings
+from shared import es, infra, limits
+from shared.settings import Settings, env_name
+
+
+@pytest.fixture(autouse=True)
+def _default_environment(monkeypatch):
+    """These tests check defaults: the caller's HADATH_* variables (a stack on other ports) do not count."""
+    for field in Settings.model_fields:
+        monkeypatch.delenv(env_name(field), raising=False)
 
 
 def _settings(tmp_path: Path, **kw) -> Settings:
@@ -80,17 +90,102 @@ def test_es_address(tmp_path):
     assert infra.es_address(_settings(tmp_path, es_url="http://eshost")) == ("eshost", 9200)
 
 
+VERSIONS = infra.Versions(kafka="4.1.1", elasticsearch="9.5.3")
+
+
 def test_layout_stays_under_home(tmp_path):
     s = _settings(tmp_path)
-    lay = infra.layout(s, infra.Versions(kafka="4.1.1", elasticsearch="9.5.3"))
+    lay = infra.layout(s, VERSIONS, as_root=False)
     home = (tmp_path / "home").resolve()
-    assert lay.home == home
+    assert lay.home == home and lay.es_home is None
     assert lay.kafka_libs == home / "dist" / "kafka-4.1.1" / "libs"
-    assert lay.es_dist == home / "dist" / "elasticsearch-9.5.3"
+    assert lay.es_dist == lay.es_assembled == home / "dist" / "elasticsearch-9.5.3"
     assert lay.pid_file("kafka") == home / "run" / "kafka.pid"
     assert lay.out_file("elasticsearch") == home / "logs" / "elasticsearch.out"
-    for p in (lay.m2, lay.kafka_data, lay.es_data, lay.es_tmp, lay.plugin_build):
+    assert lay.es_data == lay.legacy_es_data == home / "data" / "elasticsearch"
+    for p in (lay.m2, lay.kafka_data, lay.es_data, lay.es_logs, lay.es_tmp, lay.plugin_build):
         assert home in p.parents
+
+
+def test_layout_as_root_gives_elasticsearch_its_own_folder(tmp_path):
+    """As root, everything Elasticsearch (user hadath-es) reads or writes is outside home."""
+    s = _settings(tmp_path)
+    lay = infra.layout(s, VERSIONS, as_root=True)
+    home = (tmp_path / "home").resolve()
+    assert lay.es_home == infra.es_home_for(home)
+    assert lay.es_home.parent == infra.ES_HOMES == Path("/var/lib/hadath-es")
+    assert re.fullmatch(r"[0-9a-f]{12}", lay.es_home.name)
+    assert infra.es_home_for(home / "other") != lay.es_home
+    for p in (lay.es_dist, lay.es_data, lay.es_logs, lay.es_tmp):
+        assert lay.es_home in p.parents and home not in p.parents
+    # assembled (root-owned) under home; the copy it runs from is the ES user's
+    assert lay.es_assembled == home / "dist" / "elasticsearch-9.5.3" != lay.es_dist
+    assert lay.legacy_es_data == home / "data" / "elasticsearch"
+    # Kafka, pid files and the password stay in home
+    assert home in lay.kafka_data.parents and home in lay.pid_file("elasticsearch").parents
+
+
+def test_revoke_legacy_traverse_takes_back_only_others_execute_only(tmp_path):
+    user_home = tmp_path / "root"
+    cache = user_home / ".cache"
+    home = cache / "hadath"
+    home.mkdir(parents=True)
+    os.chmod(user_home, 0o701)  # what older versions left: drwx-----x
+    os.chmod(cache, 0o755)      # readable by design: left alone
+    os.chmod(home, 0o711)
+    os.chmod(tmp_path, 0o701)   # outside user_home: left alone
+    changed = infra.revoke_legacy_traverse(home, user_home, lambda *_: None)
+    assert changed == [home, user_home]
+    assert stat.S_IMODE(user_home.stat().st_mode) == 0o700
+    assert stat.S_IMODE(home.stat().st_mode) == 0o710
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o755
+    assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o701
+    os.chmod(tmp_path, 0o755)
+
+
+# ---------------------------------------------------------------- the password
+
+
+def test_ensure_password_generates_a_private_file_once(tmp_path):
+    s = _settings(tmp_path)
+    said: list[str] = []
+    password = infra.ensure_password(s, said.append)
+    path = es.password_file(s)
+    assert path == (tmp_path / "home" / "secrets" / "elastic.password").resolve()
+    assert len(password) >= 32 and password not in " ".join(said)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert infra.ensure_password(s, said.append) == password  # kept
+    assert es.es_auth(s) == ("elastic", password)
+    assert infra.ensure_password(_settings(tmp_path, es_password="given"), said.append) == "given"
+    with pytest.raises(RuntimeError, match="HADATH_ES_PASSWORD is empty"):
+        infra.ensure_password(_settings(tmp_path, es_password=""), said.append)
+
+
+def test_es_auth_and_client_kwargs(tmp_path):
+    s = _settings(tmp_path, es_url="http://127.0.0.1:9201", es_password="pw", es_user="u")
+    assert es.es_auth(s) == ("u", "pw")
+    assert es.client_kwargs(s) == {"hosts": ["http://127.0.0.1:9201"], "basic_auth": ("u", "pw"),
+                                   "request_timeout": 30}
+    assert es.client_kwargs(s, request_timeout=60)["request_timeout"] == 60
+    assert "basic_auth" not in es.client_kwargs(_settings(tmp_path, es_password=""))  # anonymous by choice
+    assert "pw" not in repr(s) and "pw" not in str(s)
+    missing = _settings(tmp_path)
+    assert es.es_auth(missing, missing_ok=True) is None
+    with pytest.raises(RuntimeError, match="does not exist; run `hadath infra up`.*HADATH_ES_PASSWORD"):
+        es.client_kwargs(missing)
+    es.password_file(missing).parent.mkdir(parents=True)
+    es.password_file(missing).write_text("\n")
+    with pytest.raises(RuntimeError, match="is empty"):
+        es.es_auth(missing)
+
+
+def test_settings_env_passes_the_password_in_clear(tmp_path):
+    from shared.settings import settings_env
+
+    env = settings_env(_settings(tmp_path, es_password="s3cret"))
+    assert env[env_name("es_password")] == "s3cret"
+    assert env_name("es_user") in env
 
 
 # ---------------------------------------------------------------- rendered configs
@@ -142,7 +237,9 @@ def test_elasticsearch_yml(tmp_path):
     assert lines["discovery.type"] == "single-node"
     assert lines["network.host"] == "127.0.0.1"
     assert lines["http.port"] == "9200"
-    assert lines["xpack.security.enabled"] == "false"
+    assert lines["xpack.security.enabled"] == "true"
+    assert lines["xpack.security.http.ssl.enabled"] == "false"
+    assert lines["xpack.security.transport.ssl.enabled"] == "false"
     assert lines["cluster.routing.allocation.disk.threshold_enabled"] == "false"
     assert lines["action.auto_create_index"] == "true"
     assert lines["path.data"] == str(tmp_path / "d")
