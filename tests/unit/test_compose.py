@@ -25,6 +25,9 @@ SAMPLES = ROOT / "shared" / "samples" / "articles.jsonl"
 
 SERVICES = ("ingest", "normalize", "extract", "index")
 VERSION_KEYS = ("KAFKA_VERSION", "ELASTICSEARCH_VERSION")
+#: secrets: from the environment or an untracked env file, never from the tracked .env
+SECRET_KEYS = ("ELASTIC_PASSWORD", "KIBANA_PASSWORD")
+GITIGNORE = ROOT / ".gitignore"
 _VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-?+])?(?P<arg>[^}]*)\}")
 
 
@@ -82,16 +85,30 @@ def _command(service: dict[str, Any]) -> list[str]:
     return cmd.split() if isinstance(cmd, str) else list(cmd or [])
 
 
-def _ports(service: dict[str, Any]) -> list[tuple[str, str]]:
-    """``(host_port, container_port)`` of each published port ('' host port = none)."""
+def _bindings(service: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """``(host_ip, host_port, container_port)`` of each published port ('' = not given)."""
     out = []
     for p in service.get("ports") or []:
         if isinstance(p, dict):
-            out.append((str(p.get("published", "")), str(p["target"])))
+            out.append((str(p.get("host_ip", "")), str(p.get("published", "")), str(p["target"])))
             continue
         parts = str(p).split("/")[0].split(":")
-        out.append(("", parts[0]) if len(parts) == 1 else (parts[-2], parts[-1]))
+        if len(parts) == 1:
+            out.append(("", "", parts[0]))
+        else:
+            out.append((":".join(parts[:-2]), parts[-2], parts[-1]))
     return out
+
+
+def _ports(service: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(host_port, container_port)`` of each published port ('' host port = none)."""
+    return [(host, container) for _, host, container in _bindings(service)]
+
+
+def _requires(value: str, name: str) -> bool:
+    """Whether ``value`` is exactly ``${name:?...}`` (compose stops with that message when unset)."""
+    m = _VAR.fullmatch(value.strip())
+    return bool(m and m["name"] == name and m["op"] == ":?" and m["arg"].strip())
 
 
 def _ndjson() -> list[dict[str, Any]]:
@@ -119,13 +136,15 @@ def test_images_use_the_versions_of_dotenv() -> None:
     env = _dotenv()
     for key in VERSION_KEYS:
         assert re.fullmatch(r"\d+\.\d+\.\d+", env.get(key, "")), f".env {key}={env.get(key)!r}"
-    resolved = yaml.safe_load(_interpolate(text, env))["services"]
+    resolved = yaml.safe_load(_interpolate(text, {**env, **{k: "x" for k in SECRET_KEYS}}))["services"]
     assert resolved["kafka"]["image"] == f"apache/kafka:{env['KAFKA_VERSION']}"
     es = env["ELASTICSEARCH_VERSION"]
     assert resolved["elasticsearch"]["image"] == f"docker.elastic.co/elasticsearch/elasticsearch:{es}"
     assert resolved["kibana"]["image"] == f"docker.elastic.co/kibana/kibana:{es}"
-    # every variable the compose file uses is defined in .env (the one place)
-    assert _variables(text) <= set(env), _variables(text) - set(env)
+    # every variable the compose file uses is defined in .env (the one place), but the secrets,
+    # which must not be there
+    assert _variables(text) - set(SECRET_KEYS) <= set(env), _variables(text) - set(env) - set(SECRET_KEYS)
+    assert not set(SECRET_KEYS) & set(env), "passwords do not belong in the tracked .env"
 
 
 def test_infra_local_takes_its_versions_from_dotenv() -> None:
@@ -158,6 +177,13 @@ def test_host_ports_published() -> None:
     assert ("5601", "5601") in _ports(services["kibana"])
 
 
+def test_every_published_port_binds_loopback_only() -> None:
+    """Nothing listens beyond 127.0.0.1 unless a person configures it (ARCHITECTURE.md)."""
+    for name, svc in _compose()["services"].items():
+        for ip, host, container in _bindings(svc):
+            assert ip == "127.0.0.1" and host, f"{name}: port {container} published on {ip or 'every address'}"
+
+
 def test_kafka_two_listeners_single_node() -> None:
     env = _env_of(_compose()["services"]["kafka"])
     advertised = env["KAFKA_ADVERTISED_LISTENERS"]
@@ -165,17 +191,51 @@ def test_kafka_two_listeners_single_node() -> None:
     assert env["KAFKA_PROCESS_ROLES"].replace(" ", "") in ("broker,controller", "controller,broker")
     assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "1"
     assert env["KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"] == "1"
-    assert int(env["KAFKA_MESSAGE_MAX_BYTES"]) == 10485760
+    assert int(env["KAFKA_MESSAGE_MAX_BYTES"]) == 16 * 1024 * 1024
+    assert int(env["KAFKA_REPLICA_FETCH_MAX_BYTES"]) >= int(env["KAFKA_MESSAGE_MAX_BYTES"])
     assert int(env["KAFKA_MESSAGE_MAX_BYTES"]) >= Settings().max_message_bytes
 
 
-def test_elasticsearch_single_node_without_security() -> None:
+def test_kafka_data_on_a_named_volume() -> None:
+    compose = _compose()
+    svc = compose["services"]["kafka"]
+    log_dir = _env_of(svc)["KAFKA_LOG_DIRS"]
+    mounts = [str(v).split(":") for v in svc.get("volumes") or []]
+    named = [m[0] for m in mounts if len(m) >= 2 and m[1] == log_dir]
+    assert named and named[0] in (compose.get("volumes") or {}), (log_dir, mounts)
+
+
+def test_elasticsearch_single_node_with_security() -> None:
     svc = _compose()["services"]["elasticsearch"]
     env = _env_of(svc)
     assert env["discovery.type"] == "single-node"
-    assert env["xpack.security.enabled"] == "false"
+    assert env["xpack.security.enabled"] == "true"
+    assert _requires(env["ELASTIC_PASSWORD"], "ELASTIC_PASSWORD")
     assert "-Xms1g" in env["ES_JAVA_OPTS"] and "-Xmx1g" in env["ES_JAVA_OPTS"]
-    assert "healthcheck" in svc
+    health = " ".join(svc["healthcheck"]["test"])
+    assert '-u "elastic:$$ELASTIC_PASSWORD"' in health  # the container's variable, not interpolated
+
+
+def test_kibana_logs_in_as_kibana_system() -> None:
+    services = _compose()["services"]
+    kibana = services["kibana"]
+    env = _env_of(kibana)
+    assert env["ELASTICSEARCH_USERNAME"] == "kibana_system"
+    assert _requires(env["ELASTICSEARCH_PASSWORD"], "KIBANA_PASSWORD")
+    assert kibana["depends_on"]["es-setup"]["condition"] == "service_completed_successfully"
+    setup = services["es-setup"]
+    script = " ".join(_command(setup))
+    assert "/_security/user/kibana_system/_password" in script and '-u "elastic:$$ELASTIC_PASSWORD"' in script
+    setup_env = _env_of(setup)
+    assert _requires(setup_env["ELASTIC_PASSWORD"], "ELASTIC_PASSWORD")
+    assert _requires(setup_env["KIBANA_PASSWORD"], "KIBANA_PASSWORD")
+    assert setup["depends_on"]["elasticsearch"]["condition"] == "service_healthy"
+    assert '-u "elastic:$$ELASTIC_PASSWORD"' in " ".join(_command(services["kibana-setup"]))
+
+
+def test_secrets_env_file_is_untracked() -> None:
+    ignored = {line.strip() for line in GITIGNORE.read_text(encoding="utf-8").splitlines()}
+    assert ".env.secrets" in ignored or "/.env.secrets" in ignored
 
 
 @pytest.mark.parametrize("name", SERVICES)
@@ -187,6 +247,7 @@ def test_service_runs_its_module(name: str) -> None:
     env = _env_of(svc)
     assert env[env_name("kafka_bootstrap")] == "kafka:9092"
     assert env[env_name("es_url")] == "http://elasticsearch:9200"
+    assert _requires(env[env_name("es_password")], "ELASTIC_PASSWORD")
     depends = svc["depends_on"]
     assert isinstance(depends, dict) and depends["kafka"]["condition"] == "service_healthy"
     assert (ROOT / "services" / name).is_dir()
