@@ -819,15 +819,17 @@ def ensure_password(settings: Settings, progress: Progress) -> str:
     return password
 
 
-def _set_bootstrap_password(lay: Layout, env: dict[str, str], password: str) -> None:
+def _set_bootstrap_password(lay: Layout, run_as: list[str], env: dict[str, str], password: str) -> None:
     """Put ``password`` into the node's keystore as ``bootstrap.password`` (created if missing),
-    through the tool's standard input. The node takes it as the ``elastic`` password for as
-    long as that password was never changed through the security API."""
-    tool = str(lay.es_dist / "bin" / "elasticsearch-keystore")
+    through the tool's standard input, running the tool as the node's user (``run_as``: the
+    ``setpriv`` prefix, or empty; the tool refuses to rewrite a keystore another user owns).
+    The node takes it as the ``elastic`` password for as long as that password was never
+    changed through the security API."""
+    tool = [*run_as, str(lay.es_dist / "bin" / "elasticsearch-keystore")]
     if not (lay.es_dist / "config" / "elasticsearch.keystore").is_file():
-        _run([tool, "create"], what="creating the Elasticsearch keystore", env=env)
-    _run([tool, "add", "--stdin", "--force", "bootstrap.password"], what="setting bootstrap.password",
-         env=env, stdin_text=password)
+        _run([*tool, "create"], what="creating the Elasticsearch keystore", env=env, cwd=lay.es_dist)
+    _run([*tool, "add", "--stdin", "--force", "bootstrap.password"], what="setting bootstrap.password",
+         env=env, cwd=lay.es_dist, stdin_text=password)
 
 
 def _refused(settings: Settings) -> RuntimeError:
@@ -916,15 +918,16 @@ def _start_elasticsearch(settings: Settings, lay: Layout, progress: Progress) ->
     _write_if_changed(config / "elasticsearch.yml", elasticsearch_yml(settings, lay.es_data, lay.es_logs))
     env = {k: v for k, v in os.environ.items() if k not in ("ES_PATH_CONF", "JAVA_HOME", "ES_JAVA_OPTS")}
     env.update({"ES_JAVA_HOME": str(jdk), "ES_JAVA_OPTS": " ".join(heap_options()), "ES_TMPDIR": str(lay.es_tmp)})
-    _set_bootstrap_password(lay, env, password)
-    cmd = [str(lay.es_dist / "bin" / "elasticsearch")]
+    run_as: list[str] = []
     if ids is not None:
         uid, gid = ids
         _chown_tree(lay.es_home, uid, gid)
         setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
-        cmd = [setpriv, f"--reuid={uid}", f"--regid={gid}", "--init-groups", "--", *cmd]
+        run_as = [setpriv, f"--reuid={uid}", f"--regid={gid}", "--init-groups", "--"]
         env["HOME"] = str(lay.es_tmp)
         env["USER"] = env["LOGNAME"] = ES_USER
+    _set_bootstrap_password(lay, run_as, env, password)
+    cmd = [*run_as, str(lay.es_dist / "bin" / "elasticsearch")]
     progress(f"Elasticsearch {lay.versions.elasticsearch}: starting on {settings.es_url} "
              f"(java {java_version(jdk)}{f', as {ES_USER} from {lay.es_home}' if ids else ''})")
     return _spawn(cmd, out=lay.out_file("elasticsearch"), pid_file=lay.pid_file("elasticsearch"),
