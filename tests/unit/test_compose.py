@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from shared import limits
 from shared.settings import Settings, env_name
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -191,7 +192,8 @@ def test_kafka_two_listeners_single_node() -> None:
     assert env["KAFKA_PROCESS_ROLES"].replace(" ", "") in ("broker,controller", "controller,broker")
     assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "1"
     assert env["KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"] == "1"
-    assert int(env["KAFKA_MESSAGE_MAX_BYTES"]) == 16 * 1024 * 1024
+    # the same as the local broker (shared.limits: 16 MiB with the default settings)
+    assert int(env["KAFKA_MESSAGE_MAX_BYTES"]) == limits.broker_max_message_bytes(Settings()) == 16 * 1024 * 1024
     assert int(env["KAFKA_REPLICA_FETCH_MAX_BYTES"]) >= int(env["KAFKA_MESSAGE_MAX_BYTES"])
     assert int(env["KAFKA_MESSAGE_MAX_BYTES"]) >= Settings().max_message_bytes
 
