@@ -25,7 +25,7 @@ from elasticsearch.helpers import async_bulk
 
 from services.index.indexing import (build_batch, dedup_keys, error_reason, is_transient_es_error,
                                      item_verdict, mark_duplicates, must_split, status_of)
-from shared.es import client as sync_client, ensure_index
+from shared.es import client as sync_client, client_kwargs, ensure_index
 from shared.retry import DEFAULT_BACKOFF, Backoff, retry_forever
 from shared.settings import Settings
 from shared.streaming import Outcome, StageError, add_stage_agent, make_app
@@ -66,8 +66,8 @@ class Indexer:
         """The async client (created on first use, inside the running event loop)."""
         if self._es is None:
             # the transport retries nothing itself: shared.retry is the one retry policy
-            self._es = AsyncElasticsearch(self.settings.es_url, request_timeout=REQUEST_TIMEOUT_SECONDS,
-                                          max_retries=0, retry_on_timeout=False)
+            self._es = AsyncElasticsearch(**client_kwargs(self.settings, request_timeout=REQUEST_TIMEOUT_SECONDS,
+                                                          max_retries=0, retry_on_timeout=False))
         return self._es
 
     async def _retry(self, operation: Callable[[], Awaitable[Any]], what: str) -> Any:
