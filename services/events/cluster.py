@@ -57,9 +57,10 @@ class EventParams:
     + w_days·stated_day_agreement) · time_decay · (1 - day_conflict_penalty·conflict)``.
 
     * ``threshold``: the least score to join an event; below it a new event opens.
-    * ``merge_threshold``: an article scoring at least this against a second event bridges them;
-      they merge if the two events' own score (the same formula between their states) is at
-      least ``threshold``.
+    * ``merge_threshold``: an article scoring at least this against two events bridges them; they
+      merge if the two events' own score (the same formula between their states, the bridge
+      already counted in the best one) is at least ``merge_pair_threshold`` — which carries the
+      time decay and the stated-day conflict, so look-alikes a day or a month apart stay apart.
     * ``slack_days`` / ``decay_days``: no decay for a gap up to the slack, then ``exp(-gap/decay)``.
     * ``ingested_lag_days``: how long before ``ingested_at`` an article without a date may have
       been published. ``None`` = unbounded: ingested_at then only says "not after" (a backfill of
@@ -74,6 +75,7 @@ class EventParams:
     w_days: float = 0.05
     threshold: float = 0.30
     merge_threshold: float = 0.45
+    merge_pair_threshold: float = 0.2
     slack_days: float = 1.0
     decay_days: float = 2.0
     day_conflict_penalty: float = 0.5
@@ -307,6 +309,15 @@ class EventClusterer:
     def __init__(self, store: EventStore | None = None, params: EventParams | None = None) -> None:
         self.store = store if store is not None else MemoryStore()
         self.params = params or EventParams()
+        # event id -> (article count, words row, names row): vectors of a state, rebuilt when it grows
+        self._vectors: dict[str, tuple[int, sp.csr_matrix, sp.csr_matrix]] = {}
+
+    def _rows(self, e: EventState) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        cached = self._vectors.get(e.event_id)
+        if cached is None or cached[0] != e.size:
+            cached = (e.size, _sparse(e.word_sum), _NAME_HASHER.transform([e.names]).tocsr())
+            self._vectors[e.event_id] = cached
+        return cached[1], cached[2]
 
     # --- scoring ----------------------------------------------------------------------------
 
@@ -320,13 +331,17 @@ class EventClusterer:
     def _day_terms(days_a: Mapping[str, int], days_b: Mapping[str, int], leads_a: Iterable[str],
                    leads_b: Mapping[str, int]) -> tuple[float, float]:
         """(agreement, conflict), each in [0, 1]: the share of stated-day mentions the two sides
-        have in common, and 1 when both have lead days and none of one side's is the other's."""
+        have in common, and the share of the other side's lead days (its members' first stated days)
+        that are none of this side's (0 when either side states none)."""
         agree = 0.0
         if days_a and days_b:
             shared = sum(min(v, days_b.get(k, 0)) for k, v in days_a.items())
             agree = min(1.0, shared / min(sum(days_a.values()), sum(days_b.values())))
         leads_a = [d for d in leads_a if d]
-        conflict = 1.0 if leads_a and leads_b and not any(d in leads_b for d in leads_a) else 0.0
+        conflict = 0.0
+        if leads_a and leads_b:
+            total = sum(leads_b.values())
+            conflict = 1.0 - max(leads_b.get(d, 0) for d in leads_a) / total
         return agree, conflict
 
     def _combine(self, cos_w: float, cos_n: float, nums: float, agree: float, conflict: float,
@@ -339,8 +354,9 @@ class EventClusterer:
         """Scores of one article against each event (same order), each in [0, 1]."""
         if not events:
             return []
-        cw = _cosines(f.words, [_sparse(e.word_sum) for e in events])
-        cn = _cosines(_NAME_HASHER.transform([f.names]), list(_NAME_HASHER.transform([e.names for e in events])))
+        rows = [self._rows(e) for e in events]
+        cw = _cosines(f.words, [r[0] for r in rows])
+        cn = _cosines(_NAME_HASHER.transform([f.names]), [r[1] for r in rows])
         interval = article_interval(f.time, self.params)
         out = []
         for i, e in enumerate(events):
@@ -352,8 +368,9 @@ class EventClusterer:
 
     def score_events(self, a: EventState, b: EventState) -> float:
         """Score between two events' states (the same blend, centroid to centroid)."""
-        cw = _cosines(_sparse(a.word_sum), [_sparse(b.word_sum)])[0]
-        cn = _cosines(_NAME_HASHER.transform([a.names]), [_NAME_HASHER.transform([b.names])])[0]
+        (wa, na), (wb, nb) = self._rows(a), self._rows(b)
+        cw = _cosines(wa, [wb])[0]
+        cn = _cosines(na, [nb])[0]
         shared = sum(1 for n in a.numbers if n in b.numbers)
         agree, conflict = self._day_terms(a.days, b.days, a.lead_days, b.lead_days)
         return self._combine(float(cw), float(cn), min(1.0, shared / 3.0), agree, conflict,
@@ -381,18 +398,14 @@ class EventClusterer:
         scores = self.score_many(f, cands)
         ranked = sorted(zip(scores, cands), key=lambda sc: (-sc[0], sc[1].age_key()))
         if not ranked or ranked[0][0] < p.threshold:
-            state = EventState(event_id=event_id_for(f.article_id), opened_days=f.time.days)
-            self._absorb(state, f)
-            self.store.save(state)
-            self.store.assign(f.article_id, state.event_id)
-            return Assignment(f.article_id, state.event_id, opened=True, score=None)
+            return self._open(f)
         best_score, best = ranked[0]
         self._absorb(best, f)
         merged: list[str] = []
         for s, other in ranked[1:]:
             if s < p.merge_threshold or best_score < p.merge_threshold:
                 break
-            if self.score_events(best, other) >= p.threshold:
+            if self.score_events(best, other) >= p.merge_pair_threshold:
                 survivor, loser = sorted((best, other), key=EventState.age_key)
                 self._merge(survivor, loser)
                 merged.append(loser.event_id)
@@ -401,6 +414,13 @@ class EventClusterer:
         self.store.save(best)
         self.store.assign(f.article_id, best.event_id)
         return Assignment(f.article_id, best.event_id, opened=False, score=best_score, merged=tuple(merged))
+
+    def _open(self, f: ArticleFeatures) -> Assignment:
+        state = EventState(event_id=event_id_for(f.article_id), opened_days=f.time.days)
+        self._absorb(state, f)
+        self.store.save(state)
+        self.store.assign(f.article_id, state.event_id)
+        return Assignment(f.article_id, state.event_id, opened=True, score=None)
 
     def _absorb(self, e: EventState, f: ArticleFeatures) -> None:
         """Add one article's features to an event's state (in place)."""

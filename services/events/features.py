@@ -64,8 +64,9 @@ def light_stem(token: str) -> str:
     """Larkey's *light10* stem of one normalized token: ``str -> str``.
 
     A leading و is removed when at least 3 letters remain; then the first of وال بال كال فال لل ال
-    that leaves at least 2 letters; then, repeatedly, any of ها ان ات ون ين يه ه ي (ية/ة fold to
-    يه/ه after normalization) that leaves at least 2 letters. Tokens with digits or Latin letters
+    that leaves at least 2 letters; then one pass over ها ان ات ون ين يه ية ه ة ي in that order,
+    each removed when it ends the word and leaves at least 2 letters (ية/ة are يه/ه after
+    normalization). Tokens with digits or Latin letters
     are returned as they are.
     """
     if not token or not ("\u0621" <= token[0] <= "\u064a"):
@@ -77,14 +78,9 @@ def light_stem(token: str) -> str:
         if w.startswith(p) and len(w) - len(p) >= 2:
             w = w[len(p):]
             break
-    changed = True
-    while changed:
-        changed = False
-        for s in _SUFFIXES:
-            if w.endswith(s) and len(w) - len(s) >= 2:
-                w = w[: -len(s)]
-                changed = True
-                break
+    for s in _SUFFIXES:
+        if w.endswith(s) and len(w) - len(s) >= 2:
+            w = w[: -len(s)]
     return w
 
 
