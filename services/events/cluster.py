@@ -1,0 +1,492 @@
+"""Online, incremental event assignment: each enriched article joins an event or opens one.
+
+The scheme follows Miranda, Znotiņš, Cohen & Barzdins, "Multilingual Clustering of Streaming
+News" (EMNLP 2018): every event keeps summed TF-IDF vectors of its articles (here words and names
+as separate sub-vectors); an arriving article is scored against candidate events by the cosine
+of each sub-vector plus time features, joins the best one if the score clears a threshold and
+opens a new event otherwise. Where it differs:
+
+* the weights are a fixed linear blend (see :class:`EventParams`), not a learned SVM-rank model
+  (there is no labelled stream to train one on);
+* time is an *interval* per article (``published_at`` a day, a stated date a day, ``ingested_at``
+  only an upper bound — see :func:`article_interval`), and the score is multiplied by an
+  exponential decay over the days between the article's interval and the event's span beyond a
+  slack (``exp(-max(0, gap_days - slack_days) / decay_days)``);
+* the dates the texts *state* are evidence of their own: an article whose main stated day differs
+  from the event's main stated day is penalized (the pager blasts of one day and the walkie-talkie
+  blasts of the next share every name but not their day);
+* an article that scores above ``merge_threshold`` against two events merges them when the two
+  events also match each other (one id survives: the older; the other is recorded as merged).
+
+State is explicit: one :class:`EventState` per event (JSON-serializable with
+:meth:`EventState.to_dict`), read and written through an :class:`EventStore`. Nothing random: the
+same stream in the same order gives the same ids (an event's id is derived from its first
+article's ``article_id``; ties are broken by age, then id). An article already assigned keeps its
+event (a redelivered message does not move it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction import FeatureHasher
+from sklearn.metrics.pairwise import cosine_similarity
+
+from services.events.features import N_FEATURES, ArticleFeatures, ArticleTime, features_of
+
+__all__ = [
+    "EventParams", "EventState", "Assignment", "CandidateQuery", "EventStore", "MemoryStore",
+    "EventClusterer", "event_id_for", "article_interval",
+]
+
+INF = math.inf
+
+
+@dataclass(frozen=True)
+class EventParams:
+    """The clusterer's parameters (weights are unitless; times in days).
+
+    ``score = (w_words·cos(words) + w_names·cos(names) + w_numbers·shared_numbers
+    + w_days·stated_day_agreement) · time_decay · (1 - day_conflict_penalty·conflict)``.
+
+    * ``threshold``: the least score to join an event; below it a new event opens.
+    * ``merge_threshold``: an article scoring at least this against two events bridges them; they
+      merge if the two events' own score (the same formula between their states, the bridge
+      already counted in the best one) is at least ``merge_pair_threshold`` — which carries the
+      time decay and the stated-day conflict, so look-alikes a day or a month apart stay apart.
+    * ``slack_days`` / ``decay_days``: no decay for a gap up to the slack, then ``exp(-gap/decay)``.
+    * ``ingested_lag_days``: how long before ``ingested_at`` an article without a date may have
+      been published. ``None`` = unbounded: ingested_at then only says "not after" (a backfill of
+      scraped pages); a live feed ingesting within the hour can set 2.
+    * ``window_days``: candidate events must have a span within this many days of the article.
+    * ``max_terms``: word buckets kept per event (the largest sums; keeps the state small).
+    """
+
+    w_words: float = 0.55
+    w_names: float = 0.35
+    w_numbers: float = 0.05
+    w_days: float = 0.05
+    threshold: float = 0.30
+    merge_threshold: float = 0.45
+    merge_pair_threshold: float = 0.2
+    slack_days: float = 1.0
+    decay_days: float = 2.0
+    day_conflict_penalty: float = 0.5
+    ingested_lag_days: float | None = None
+    window_days: float = 10.0
+    max_terms: int = 400
+    query_terms: int = 12
+
+
+def event_id_for(article_id: str) -> str:
+    """Event id of an event opened by ``article_id``: ``sha256("event:" + article_id)[:20]`` hex."""
+    return hashlib.sha256(f"event:{article_id}".encode()).hexdigest()[:20]
+
+
+def article_interval(t: ArticleTime, params: EventParams) -> tuple[float, float]:
+    """The days the article's event may fall on, ``(lo_days, hi_days)``.
+
+    published: ``(t - 1, t)`` (a report of the day or the day before); stated: ``(t, t)``;
+    ingested: ``(t - ingested_lag_days, t)``, ``(-inf, t)`` when the lag is unbounded.
+    """
+    if t.kind == "published":
+        return (t.days - 1.0, t.days)
+    if t.kind == "stated":
+        return (t.days, t.days)
+    lag = params.ingested_lag_days
+    return (-INF if lag is None else t.days - lag, t.days)
+
+
+def _gap(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Days between two intervals (0 when they overlap)."""
+    return max(0.0, b[0] - a[1], a[0] - b[1])
+
+
+@dataclass
+class EventState:
+    """One event, all of it serializable (:meth:`to_dict` / :meth:`from_dict`).
+
+    * ``article_ids`` in arrival order, ``sources`` (outlet → articles), ``titles`` (first 20);
+    * ``word_sum``: bucket → sum of the members' L2-normalized TF-IDF weights (the centroid up to
+      a factor; the ``max_terms`` largest kept);
+    * ``names``: name feature (``"PERS:key"``, ``"P:geonameid"``) → summed weight;
+      ``entity_keys``: label → key → mentions; ``places``: geonameid → articles;
+    * ``days``: stated day (``YYYY-MM-DD``) → mentions; ``lead_days``: the members' lead days
+      (:func:`~services.events.features.lead_day`) → articles; ``numbers``: number → articles;
+    * ``span_days``: ``[lo, hi]`` hull of the members' intervals from ``published_at`` or stated
+      dates (``None`` if none has one); ``ingested_days``: ``[lo, hi]`` of the members' intervals
+      known only from ``ingested_at``; ``opened_days``: the first article's time (the age that
+      decides which event survives a merge);
+    * ``merged_into``: the surviving event's id once merged (the state is kept as a record).
+    """
+
+    event_id: str
+    opened_days: float
+    article_ids: list[str] = field(default_factory=list)
+    sources: dict[str, int] = field(default_factory=dict)
+    titles: list[str] = field(default_factory=list)
+    word_sum: dict[int, float] = field(default_factory=dict)
+    names: dict[str, float] = field(default_factory=dict)
+    entity_keys: dict[str, dict[str, int]] = field(default_factory=dict)
+    places: dict[int, int] = field(default_factory=dict)
+    days: dict[str, int] = field(default_factory=dict)
+    lead_days: dict[str, int] = field(default_factory=dict)
+    numbers: dict[str, int] = field(default_factory=dict)
+    span_days: list[float] | None = None
+    ingested_days: list[float] | None = None
+    merged_into: str | None = None
+
+    @property
+    def size(self) -> int:
+        """Number of member articles."""
+        return len(self.article_ids)
+
+    def age_key(self) -> tuple[float, str]:
+        """Older first: ``(opened_days, event_id)``."""
+        return (self.opened_days, self.event_id)
+
+    def interval(self) -> tuple[float, float]:
+        """The event's days: its span if any member is dated, else its ingested interval."""
+        if self.span_days is not None:
+            return (self.span_days[0], self.span_days[1])
+        if self.ingested_days is not None:
+            return (self.ingested_days[0], self.ingested_days[1])
+        return (-INF, INF)
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict (int keys as strings, infinities as ``None``)."""
+        d = self.__dict__.copy()
+        d["word_sum"] = {str(k): v for k, v in self.word_sum.items()}
+        d["places"] = {str(k): v for k, v in self.places.items()}
+        for k in ("span_days", "ingested_days"):
+            if d[k] is not None:
+                d[k] = [None if math.isinf(x) else x for x in d[k]]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "EventState":
+        """Inverse of :meth:`to_dict`."""
+        d = dict(d)
+        d["word_sum"] = {int(k): float(v) for k, v in d.get("word_sum", {}).items()}
+        d["places"] = {int(k): int(v) for k, v in d.get("places", {}).items()}
+        if d.get("ingested_days") is not None:
+            lo, hi = d["ingested_days"]
+            d["ingested_days"] = [-INF if lo is None else lo, hi]
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """The outcome for one article: its ``event_id``, whether it opened the event, its score
+    against the event it joined (``None`` when it opened one) and the ids merged into it."""
+
+    article_id: str
+    event_id: str
+    opened: bool
+    score: float | None
+    merged: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CandidateQuery:
+    """What the store searches by: events sharing any ``names`` feature or any of the ``terms``
+    (word buckets), whose interval is within ``window_days`` of ``interval_days``."""
+
+    names: tuple[str, ...]
+    terms: tuple[int, ...]
+    interval_days: tuple[float, float]
+    window_days: float
+
+
+class EventStore(Protocol):
+    """Where event states live (memory for the bench; Elasticsearch or a Faust table later).
+
+    * ``candidates(query)`` → live (unmerged) events matching the query (any order);
+    * ``get(event_id)`` → the state or ``None``; ``save(state)`` stores it (a merged state too);
+    * ``assignment(article_id)`` / ``assign(article_id, event_id)``: the event an article was given;
+    * ``resolve(event_id)`` follows ``merged_into`` to the surviving id.
+    """
+
+    def candidates(self, query: CandidateQuery) -> list[EventState]: ...
+    def get(self, event_id: str) -> EventState | None: ...
+    def save(self, state: EventState) -> None: ...
+    def assignment(self, article_id: str) -> str | None: ...
+    def assign(self, article_id: str, event_id: str) -> None: ...
+    def resolve(self, event_id: str) -> str: ...
+
+
+class MemoryStore:
+    """In-memory :class:`EventStore` with inverted indexes on names and word buckets.
+
+    An event is indexed under every name feature it has and the ``query_terms`` largest word
+    buckets it had whenever it was saved (index entries are never removed: a candidate too many
+    costs one score).
+    """
+
+    def __init__(self, index_terms: int = 12) -> None:
+        self.events: dict[str, EventState] = {}
+        self.by_name: dict[str, set[str]] = {}
+        self.by_term: dict[int, set[str]] = {}
+        self.articles: dict[str, str] = {}
+        self.index_terms = index_terms
+
+    def candidates(self, query: CandidateQuery) -> list[EventState]:
+        ids: set[str] = set()
+        for n in query.names:
+            ids |= self.by_name.get(n, set())
+        for t in query.terms:
+            ids |= self.by_term.get(t, set())
+        out = []
+        for i in sorted(ids):
+            e = self.events[i]
+            if e.merged_into is None and _gap(e.interval(), query.interval_days) <= query.window_days:
+                out.append(e)
+        return out
+
+    def get(self, event_id: str) -> EventState | None:
+        return self.events.get(event_id)
+
+    def save(self, state: EventState) -> None:
+        self.events[state.event_id] = state
+        if state.merged_into is not None:
+            return
+        for n in state.names:
+            self.by_name.setdefault(n, set()).add(state.event_id)
+        for t in _top_terms(state.word_sum, self.index_terms):
+            self.by_term.setdefault(t, set()).add(state.event_id)
+
+    def assignment(self, article_id: str) -> str | None:
+        return self.articles.get(article_id)
+
+    def assign(self, article_id: str, event_id: str) -> None:
+        self.articles[article_id] = event_id
+
+    def resolve(self, event_id: str) -> str:
+        seen = set()
+        while (e := self.events.get(event_id)) is not None and e.merged_into and event_id not in seen:
+            seen.add(event_id)
+            event_id = e.merged_into
+        return event_id
+
+
+def _top_terms(word_sum: Mapping[int, float], k: int) -> list[int]:
+    return [t for t, _ in sorted(word_sum.items(), key=lambda kv: (-kv[1], kv[0]))[:k]]
+
+
+_NAME_HASHER = FeatureHasher(n_features=N_FEATURES, input_type="dict", alternate_sign=False)
+
+
+def _sparse(d: Mapping[int, float]) -> sp.csr_matrix:
+    if not d:
+        return sp.csr_matrix((1, N_FEATURES), dtype=np.float64)
+    idx = np.fromiter(d.keys(), dtype=np.int64, count=len(d))
+    val = np.fromiter(d.values(), dtype=np.float64, count=len(d))
+    return sp.csr_matrix((val, (np.zeros_like(idx), idx)), shape=(1, N_FEATURES))
+
+
+def _cosines(a: sp.csr_matrix, rows: Sequence[sp.csr_matrix]) -> np.ndarray:
+    """Cosine of ``a`` (1 × D) with each row (scikit-learn; 0 for an all-zero side)."""
+    if not rows:
+        return np.zeros(0)
+    return cosine_similarity(a, sp.vstack(rows, format="csr")).ravel()
+
+
+class EventClusterer:
+    """Assigns articles to events one at a time (see the module docstring for the algorithm).
+
+    ``add(article)`` takes an ``EnrichedArticle`` (or a mapping of its fields), ``add_features``
+    precomputed :class:`~services.events.features.ArticleFeatures`; both return an
+    :class:`Assignment` and save every changed state to ``store``.
+    """
+
+    def __init__(self, store: EventStore | None = None, params: EventParams | None = None) -> None:
+        self.store = store if store is not None else MemoryStore()
+        self.params = params or EventParams()
+        # event id -> (article count, words row, names row): vectors of a state, rebuilt when it grows
+        self._vectors: dict[str, tuple[int, sp.csr_matrix, sp.csr_matrix]] = {}
+
+    def _rows(self, e: EventState) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        cached = self._vectors.get(e.event_id)
+        if cached is None or cached[0] != e.size:
+            cached = (e.size, _sparse(e.word_sum), _NAME_HASHER.transform([e.names]).tocsr())
+            self._vectors[e.event_id] = cached
+        return cached[1], cached[2]
+
+    # --- scoring ----------------------------------------------------------------------------
+
+    def _time_decay(self, a: tuple[float, float], b: tuple[float, float]) -> float:
+        g = _gap(a, b)
+        if math.isinf(g):
+            return 0.0
+        return math.exp(-max(0.0, g - self.params.slack_days) / self.params.decay_days)
+
+    @staticmethod
+    def _day_terms(days_a: Mapping[str, int], days_b: Mapping[str, int], leads_a: Iterable[str],
+                   leads_b: Mapping[str, int]) -> tuple[float, float]:
+        """(agreement, conflict), each in [0, 1]: the share of stated-day mentions the two sides
+        have in common, and the share of the other side's lead days (its members' first stated days)
+        that are none of this side's (0 when either side states none)."""
+        agree = 0.0
+        if days_a and days_b:
+            shared = sum(min(v, days_b.get(k, 0)) for k, v in days_a.items())
+            agree = min(1.0, shared / min(sum(days_a.values()), sum(days_b.values())))
+        leads_a = [d for d in leads_a if d]
+        conflict = 0.0
+        if leads_a and leads_b:
+            total = sum(leads_b.values())
+            conflict = 1.0 - max(leads_b.get(d, 0) for d in leads_a) / total
+        return agree, conflict
+
+    def _combine(self, cos_w: float, cos_n: float, nums: float, agree: float, conflict: float,
+                 decay: float) -> float:
+        p = self.params
+        base = p.w_words * cos_w + p.w_names * cos_n + p.w_numbers * nums + p.w_days * agree
+        return base * decay * (1.0 - p.day_conflict_penalty * conflict)
+
+    def score_many(self, f: ArticleFeatures, events: Sequence[EventState]) -> list[float]:
+        """Scores of one article against each event (same order), each in [0, 1]."""
+        if not events:
+            return []
+        rows = [self._rows(e) for e in events]
+        cw = _cosines(f.words, [r[0] for r in rows])
+        cn = _cosines(_NAME_HASHER.transform([f.names]), [r[1] for r in rows])
+        interval = article_interval(f.time, self.params)
+        out = []
+        for i, e in enumerate(events):
+            shared = sum(1 for n in f.numbers if n in e.numbers)
+            agree, conflict = self._day_terms(f.days, e.days, [f.lead_day], e.lead_days)
+            out.append(self._combine(float(cw[i]), float(cn[i]), min(1.0, shared / 3.0), agree, conflict,
+                                     self._time_decay(interval, e.interval())))
+        return out
+
+    def score_events(self, a: EventState, b: EventState) -> float:
+        """Score between two events' states (the same blend, centroid to centroid)."""
+        (wa, na), (wb, nb) = self._rows(a), self._rows(b)
+        cw = _cosines(wa, [wb])[0]
+        cn = _cosines(na, [nb])[0]
+        shared = sum(1 for n in a.numbers if n in b.numbers)
+        agree, conflict = self._day_terms(a.days, b.days, a.lead_days, b.lead_days)
+        return self._combine(float(cw), float(cn), min(1.0, shared / 3.0), agree, conflict,
+                             self._time_decay(a.interval(), b.interval()))
+
+    # --- the stream -------------------------------------------------------------------------
+
+    def add(self, article) -> Assignment:
+        """Assign one enriched article (see :meth:`add_features`)."""
+        return self.add_features(features_of(article))
+
+    def add_features(self, f: ArticleFeatures) -> Assignment:
+        """Assign one article: join the best candidate above ``threshold`` or open an event;
+        merge two events the article bridges. An article already assigned keeps its event."""
+        known = self.store.assignment(f.article_id)
+        if known is not None:
+            return Assignment(f.article_id, self.store.resolve(known), opened=False, score=None)
+        p = self.params
+        interval = article_interval(f.time, p)
+        terms = tuple(int(t) for t, _ in sorted(zip(f.words.indices, f.words.data),
+                                                 key=lambda kv: (-kv[1], kv[0]))[: p.query_terms])
+        query = CandidateQuery(names=tuple(sorted(f.names)), terms=terms, interval_days=interval,
+                               window_days=p.window_days)
+        cands = sorted(self.store.candidates(query), key=EventState.age_key)
+        scores = self.score_many(f, cands)
+        ranked = sorted(zip(scores, cands), key=lambda sc: (-sc[0], sc[1].age_key()))
+        if not ranked or ranked[0][0] < p.threshold:
+            return self._open(f)
+        best_score, best = ranked[0]
+        self._absorb(best, f)
+        merged: list[str] = []
+        for s, other in ranked[1:]:
+            if s < p.merge_threshold or best_score < p.merge_threshold:
+                break
+            if self.score_events(best, other) >= p.merge_pair_threshold:
+                survivor, loser = sorted((best, other), key=EventState.age_key)
+                self._merge(survivor, loser)
+                merged.append(loser.event_id)
+                self.store.save(loser)
+                best = survivor
+        self.store.save(best)
+        self.store.assign(f.article_id, best.event_id)
+        return Assignment(f.article_id, best.event_id, opened=False, score=best_score, merged=tuple(merged))
+
+    def _open(self, f: ArticleFeatures) -> Assignment:
+        state = EventState(event_id=event_id_for(f.article_id), opened_days=f.time.days)
+        self._absorb(state, f)
+        self.store.save(state)
+        self.store.assign(f.article_id, state.event_id)
+        return Assignment(f.article_id, state.event_id, opened=True, score=None)
+
+    def _absorb(self, e: EventState, f: ArticleFeatures) -> None:
+        """Add one article's features to an event's state (in place)."""
+        e.article_ids.append(f.article_id)
+        src = f.source or ""
+        e.sources[src] = e.sources.get(src, 0) + 1
+        if f.title and len(e.titles) < 20:
+            e.titles.append(f.title)
+        ws = e.word_sum
+        for i, v in zip(f.words.indices.tolist(), f.words.data.tolist()):
+            ws[i] = ws.get(i, 0.0) + v
+        self._prune(e)
+        for k, v in f.names.items():
+            e.names[k] = e.names.get(k, 0.0) + v
+            label, _, key = k.partition(":")
+            if label == "P":
+                e.places[int(key)] = e.places.get(int(key), 0) + 1
+            else:
+                e.entity_keys.setdefault(label, {})
+                e.entity_keys[label][key] = e.entity_keys[label].get(key, 0) + 1
+        for d, c in f.days.items():
+            e.days[d] = e.days.get(d, 0) + c
+        if f.lead_day:
+            e.lead_days[f.lead_day] = e.lead_days.get(f.lead_day, 0) + 1
+        for n in f.numbers:
+            e.numbers[n] = e.numbers.get(n, 0) + 1
+        lo, hi = article_interval(f.time, self.params)
+        if f.time.kind == "ingested":
+            e.ingested_days = [lo, hi] if e.ingested_days is None else [
+                min(e.ingested_days[0], lo), max(e.ingested_days[1], hi)]
+        else:
+            e.span_days = [lo, hi] if e.span_days is None else [min(e.span_days[0], lo), max(e.span_days[1], hi)]
+
+    def _prune(self, e: EventState) -> None:
+        if len(e.word_sum) > self.params.max_terms:
+            keep = sorted(e.word_sum.items(), key=lambda kv: (-kv[1], kv[0]))[: self.params.max_terms]
+            e.word_sum = dict(sorted(keep))
+
+    def _merge(self, survivor: EventState, loser: EventState) -> None:
+        """Fold ``loser`` into ``survivor`` (in place); ``loser.merged_into`` records it."""
+        survivor.article_ids.extend(loser.article_ids)
+        for a, b in ((survivor.sources, loser.sources), (survivor.days, loser.days), (survivor.lead_days, loser.lead_days),
+                     (survivor.numbers, loser.numbers), (survivor.places, loser.places)):
+            for k, v in b.items():
+                a[k] = a.get(k, 0) + v
+        survivor.titles = (survivor.titles + loser.titles)[:20]
+        for k, v in loser.word_sum.items():
+            survivor.word_sum[k] = survivor.word_sum.get(k, 0.0) + v
+        self._prune(survivor)
+        for k, v in loser.names.items():
+            survivor.names[k] = survivor.names.get(k, 0.0) + v
+        for label, keys in loser.entity_keys.items():
+            dst = survivor.entity_keys.setdefault(label, {})
+            for k, v in keys.items():
+                dst[k] = dst.get(k, 0) + v
+        for attr in ("span_days", "ingested_days"):
+            a, b = getattr(survivor, attr), getattr(loser, attr)
+            if b is not None:
+                setattr(survivor, attr, list(b) if a is None else [min(a[0], b[0]), max(a[1], b[1])])
+        survivor.opened_days = min(survivor.opened_days, loser.opened_days)
+        loser.merged_into = survivor.event_id
+
+
+def cluster_all(articles: Iterable, params: EventParams | None = None) -> dict[str, str]:
+    """Convenience: assign a whole stream in order with a fresh :class:`MemoryStore`;
+    ``{article_id: final event_id}`` (merges resolved)."""
+    c = EventClusterer(MemoryStore(), params)
+    ids = [c.add(a).article_id for a in articles]
+    return {i: c.store.resolve(c.store.assignment(i)) for i in ids}

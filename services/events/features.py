@@ -1,0 +1,314 @@
+"""What the events stage reads from an enriched article: words, names, places, dates, numbers, time.
+
+Pure functions, no state beyond the shipped idf table.
+
+* **Words** — the article's ``normalized_title`` and ``normalized_body`` (already through the one
+  normalization table, :mod:`shared.arabic`), tokenized with :func:`shared.arabic.tokenize_spans`
+  and light-stemmed with :func:`light_stem` (Larkey, Ballesteros & Connell, "Light Stemming for
+  Arabic Information Retrieval", 2007: the *light10* prefix and suffix lists), hashed into
+  ``N_FEATURES`` buckets with scikit-learn's :class:`~sklearn.feature_extraction.text.HashingVectorizer`
+  (signed 32-bit MurmurHash3, no sign flipping), weighted by sublinear tf × idf and L2-normalized.
+* **idf** — smooth idf ``ln((1 + N) / (1 + df)) + 1`` per bucket (scikit-learn's
+  ``TfidfTransformer(smooth_idf=True)``) over the 20k news corpus, shipped as ``idf.npz``
+  (bucket weights only: no word list or text). Built by ``python -m services.events.features
+  build-idf``. A bucket the corpus never saw gets the maximum idf (an unseen word is rare).
+* **Names** — entity keys per label (``PERS``/``ORG``/``MISC``, and ``LOC`` when extract could
+  not link the place) and place geonameids, hashed as whole keys ("حزب الله" is one feature, so
+  two emirs who share three of four name parts do not half-match), each weighted by the
+  largest word idf among its tokens (places by their feature kind).
+* **Dates** — the day-level dates (``YYYY-MM-DD``) the text states, as resolved by extract.
+* **Numbers** — numbers of two digits or more in the text (casualty counts, magnitudes, years).
+* **Time** — ``published_at``; else the most stated day-level date; else ``ingested_at``; with
+  its kind, since each is evidence of a different strength (see :class:`ArticleTime`).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import sys
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.preprocessing import normalize as l2_normalize
+
+from shared.arabic import normalize, tokenize_spans
+
+__all__ = [
+    "N_FEATURES", "IDF_PATH", "light_stem", "stems", "idf_table", "word_vector", "name_weights",
+    "stated_days", "lead_day", "numbers", "ArticleTime", "article_time", "day_number", "ArticleFeatures",
+    "features_of",
+]
+
+#: Hash buckets of the word and name vectors (2**18, as scikit-learn's default 2**20 / 4).
+N_FEATURES = 2**18
+IDF_PATH = Path(__file__).with_name("idf.npz")
+
+# --- light10 (Larkey et al. 2007), in normalized letters (ة→ه, ى→ي, أ→ا) -------------------------
+_PREFIXES = tuple(normalize(p) for p in ("وال", "بال", "كال", "فال", "لل", "ال"))
+_SUFFIXES = tuple(normalize(s) for s in ("ها", "ان", "ات", "ون", "ين", "يه", "ية", "ه", "ة", "ي"))
+_WAW = "\u0648"
+_NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def light_stem(token: str) -> str:
+    """Larkey's *light10* stem of one normalized token: ``str -> str``.
+
+    A leading و is removed when at least 3 letters remain; then the first of وال بال كال فال لل ال
+    that leaves at least 2 letters; then one pass over ها ان ات ون ين يه ية ه ة ي in that order,
+    each removed when it ends the word and leaves at least 2 letters (ية/ة are يه/ه after
+    normalization). Tokens with digits or Latin letters
+    are returned as they are.
+    """
+    if not token or not ("\u0621" <= token[0] <= "\u064a"):
+        return token
+    w = token
+    if w.startswith(_WAW) and len(w) >= 4:
+        w = w[1:]
+    for p in _PREFIXES:
+        if w.startswith(p) and len(w) - len(p) >= 2:
+            w = w[len(p):]
+            break
+    for s in _SUFFIXES:
+        if w.endswith(s) and len(w) - len(s) >= 2:
+            w = w[: -len(s)]
+    return w
+
+
+def stems(text: str) -> list[str]:
+    """Light stems of the word tokens of an already normalized text (``str -> list[str]``),
+    tokens of one letter dropped."""
+    return [light_stem(text[s:e]) for s, e in tokenize_spans(text) if e - s > 1]
+
+
+def _analyzer(text: str) -> list[str]:
+    return stems(text)
+
+
+@lru_cache(maxsize=1)
+def _hasher() -> HashingVectorizer:
+    return HashingVectorizer(analyzer=_analyzer, n_features=N_FEATURES, alternate_sign=False, norm=None)
+
+
+@lru_cache(maxsize=1)
+def idf_table() -> np.ndarray:
+    """The shipped idf per bucket, ``float32[N_FEATURES]`` (all ones if the file is absent)."""
+    if not IDF_PATH.exists():
+        return np.ones(N_FEATURES, dtype=np.float32)
+    with np.load(IDF_PATH) as z:
+        return z["idf"].astype(np.float32)
+
+
+def word_vector(normalized_title: str, normalized_body: str, *, title_weight: float = 2.0) -> sp.csr_matrix:
+    """TF-IDF of one article, ``csr_matrix[1, N_FEATURES]``, L2-normalized (all zero if no words).
+
+    tf is sublinear (``1 + ln(count)``); title words count ``title_weight`` times.
+    """
+    h = _hasher()
+    counts = h.transform([normalized_body]) + title_weight * h.transform([normalized_title])
+    counts = counts.tocsr()
+    counts.data = 1.0 + np.log(counts.data)
+    counts = counts.multiply(idf_table()).tocsr()
+    return l2_normalize(counts, norm="l2", copy=False)
+
+
+@lru_cache(maxsize=65536)
+def _key_weight(key: str) -> float:
+    idf = idf_table()
+    x = _hasher().transform([key])
+    return float(idf[x.indices].max()) if x.nnz else 1.0
+
+
+_PLACE_WEIGHT = {"city": 1.0, "other": 1.0, "region": 0.7, "country": 0.35, None: 0.7}
+
+
+def name_weights(entities: Iterable[Mapping], places: Iterable[Mapping]) -> dict[str, float]:
+    """Weighted name features of one article: ``{"PERS:key" | "P:geonameid": weight}``.
+
+    A key's weight is (mentions) × (the largest word idf among its tokens); a linked place's is
+    (mentions) × (city 1, region 0.7, country 0.35) × the largest idf; ``LOC`` keys of linked
+    places are left to their geonameid. Weights are unnormalized.
+    """
+    linked: dict[str, Mapping] = {}
+    out: Counter[str] = Counter()
+    for p in places:
+        if p.get("geonameid") is not None:
+            linked[normalize(p["name"])] = p
+    idf_max = float(idf_table().max())
+    for e in entities:
+        key = e.get("normalized") or ""
+        if len(key) < 2:
+            continue
+        label = e["label"]
+        if label == "LOC" and (key in linked or key.removeprefix("ال") in linked):
+            continue
+        out[f"{label}:{key}"] += _key_weight(key)
+    for p in linked.values():
+        out[f"P:{p['geonameid']}"] += _PLACE_WEIGHT.get(p.get("feature"), 0.7) * idf_max * 0.5
+    return dict(out)
+
+
+def stated_days(dates: Iterable[Mapping]) -> Counter[str]:
+    """Day-level dates the text states: ``Counter[YYYY-MM-DD -> mentions]`` (month/year values,
+    which name a range, are left out)."""
+    return Counter(d["value"] for d in dates if len(d["value"]) == 10)
+
+
+def lead_day(dates: Iterable[Mapping], published_at: datetime | str | None) -> str | None:
+    """The day the text first states (``YYYY-MM-DD``), by position — news leads say when the
+    story happened; a day after ``published_at`` (a deadline, "next Sunday") is skipped."""
+    pub = _dt(published_at).date().isoformat() if published_at is not None else None
+    for d in sorted(dates, key=lambda d: (d["start"], d["end"])):
+        v = d["value"]
+        if len(v) == 10 and (pub is None or v <= pub):
+            return v
+    return None
+
+
+def numbers(normalized_text: str) -> frozenset[str]:
+    """Numbers of two or more digits in a normalized text (``1,000`` → ``1000``): ``frozenset[str]``."""
+    out = set()
+    for m in _NUMBER_RE.finditer(normalized_text):
+        n = m.group().replace(",", "")
+        if len(n.replace(".", "")) >= 2:
+            out.add(n)
+    return frozenset(out)
+
+
+_EPOCH = date(1970, 1, 1)
+
+
+def day_number(value: date | datetime | str) -> float:
+    """Days since 1970-01-01 (UTC) as a float: a ``datetime``, a ``date`` or ISO ``YYYY-MM-DD``."""
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10])
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.timestamp() / 86400.0
+    return float((value - _EPOCH).days)
+
+
+@dataclass(frozen=True)
+class ArticleTime:
+    """When an article happened, as far as the pipeline knows: ``days`` since 1970-01-01 (UTC).
+
+    ``kind`` is ``"published"`` (the feed's ``published_at``), ``"stated"`` (the first day-level
+    date the text states, :func:`lead_day`) or ``"ingested"`` (``ingested_at``: only an
+    upper bound of the publication time — a page scraped long after it appeared says nothing
+    else about its day).
+    """
+
+    days: float
+    kind: Literal["published", "stated", "ingested"]
+
+
+def article_time(published_at: datetime | str | None, stated_day: str | None,
+                 ingested_at: datetime | str) -> ArticleTime:
+    """published_at, else the lead's stated day, else ingested_at (see :class:`ArticleTime`)."""
+    if published_at is not None:
+        return ArticleTime(day_number(_dt(published_at)), "published")
+    if stated_day:
+        return ArticleTime(day_number(stated_day), "stated")
+    return ArticleTime(day_number(_dt(ingested_at)), "ingested")
+
+
+def _dt(v: datetime | str) -> datetime:
+    return v if isinstance(v, datetime) else datetime.fromisoformat(str(v).replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True)
+class ArticleFeatures:
+    """Everything the clusterer scores, for one article.
+
+    ``words``: ``csr_matrix[1, N_FEATURES]`` L2-normalized TF-IDF; ``names``: ``{feature: weight}``
+    (see :func:`name_weights`); ``days``: stated day-level dates with counts; ``lead_day``: the
+    first of them (:func:`lead_day`); ``numbers``;
+    ``time``: :class:`ArticleTime`; ``title`` and ``source`` for the event's record.
+    """
+
+    article_id: str
+    source: str | None
+    title: str
+    words: sp.csr_matrix
+    names: Mapping[str, float]
+    days: Mapping[str, int]
+    lead_day: str | None
+    numbers: frozenset[str]
+    time: ArticleTime
+
+
+def features_of(article) -> ArticleFeatures:
+    """:class:`ArticleFeatures` of an ``EnrichedArticle`` (or any object / mapping with its fields)."""
+    get = (lambda k, d=None: article.get(k, d)) if isinstance(article, Mapping) else (
+        lambda k, d=None: getattr(article, k, d))
+
+    def as_dicts(xs):
+        return [x if isinstance(x, Mapping) else x.model_dump() for x in (xs or [])]
+
+    title = get("normalized_title") or normalize(get("title") or "")
+    body = get("normalized_body") or normalize(get("body") or "")
+    dates = as_dicts(get("dates"))
+    days = stated_days(dates)
+    lead = lead_day(dates, get("published_at"))
+    return ArticleFeatures(
+        article_id=get("article_id"),
+        source=get("source"),
+        title=get("title") or "",
+        words=word_vector(title, body),
+        names=name_weights(as_dicts(get("entities")), as_dicts(get("places"))),
+        days=days,
+        lead_day=lead,
+        numbers=numbers(title + "\n" + body),
+        time=article_time(get("published_at"), lead, get("ingested_at")),
+    )
+
+
+# --- building the idf table -----------------------------------------------------------------------
+
+def build_idf(corpus: Path, out: Path = IDF_PATH) -> int:
+    """Document frequencies of the light stems of ``corpus`` (JSON Lines, gzip or not, with
+    ``title``/``body``) per hash bucket → smooth idf → ``out`` (``float16[N_FEATURES]``,
+    compressed). Returns the number of documents."""
+    opener = gzip.open if corpus.suffix == ".gz" else open
+    df = np.zeros(N_FEATURES, dtype=np.int64)
+    n = 0
+    h = _hasher()
+    batch: list[str] = []
+
+    def flush() -> None:
+        nonlocal df
+        if batch:
+            x = h.transform(batch)
+            x.data[:] = 1
+            df += np.asarray(x.sum(axis=0)).ravel().astype(np.int64)
+            batch.clear()
+
+    with opener(corpus, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            doc = json.loads(line)
+            batch.append(normalize((doc.get("title") or "") + "\n" + (doc.get("body") or "")))
+            n += 1
+            if len(batch) >= 1000:
+                flush()
+    flush()
+    idf = np.log((1.0 + n) / (1.0 + df)) + 1.0
+    np.savez_compressed(out, idf=idf.astype(np.float16), n_documents=np.int64(n))
+    return n
+
+
+if __name__ == "__main__":  # python -m services.events.features build-idf [CORPUS]
+    if len(sys.argv) >= 2 and sys.argv[1] == "build-idf":
+        src = Path(sys.argv[2]) if len(sys.argv) > 2 else Path(__file__).resolve().parents[3] / "shared" / "data" / "news" / "ant-20k.jsonl.gz"
+        print(f"{build_idf(src)} documents → {IDF_PATH}")
+    else:
+        print("usage: python -m services.events.features build-idf [CORPUS]")

@@ -1,0 +1,153 @@
+"""The events stage's clustering core on articles written for these tests (EnrichedArticle-like dicts)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from services.events.cluster import (EventClusterer, EventParams, EventState, MemoryStore, event_id_for)
+from services.events.features import article_time, day_number, features_of, light_stem
+from shared.arabic import normalize
+
+INGESTED = "2030-01-01T00:00:00+00:00"
+
+
+def art(aid, source, body, *, title="", published=None, entities=(), places=(), dates=(), ingested=INGESTED):
+    """An EnrichedArticle-like mapping: entities as (label, key), places as (name, id, feature),
+    dates as ISO values (offsets in order of appearance)."""
+    return {
+        "article_id": aid, "source": source, "title": title, "body": body,
+        "normalized_title": normalize(title), "normalized_body": normalize(body),
+        "published_at": published, "ingested_at": ingested,
+        "entities": [{"text": k, "label": lab, "start": 0, "end": len(k), "normalized": normalize(k)}
+                     for lab, k in entities],
+        "places": [{"name": n, "geonameid": g, "feature": ft} for n, g, ft in places],
+        "dates": [{"text": v, "value": v, "start": i * 10, "end": i * 10 + 5} for i, v in enumerate(dates)],
+    }
+
+
+MILITIA = [("ORG", "كتائب النصر"), ("LOC", "الحلة"), ("PERS", "سامر الجبوري")]
+CITY = [("الحلة", 98182, "city"), ("العراق", 99237, "country")]
+STRIKE = ("قصفت طائرة مسيرة مقرا لكتائب النصر في مدينة الحلة فجر اليوم، ما أسفر عن مقتل 7 عناصر "
+          "وإصابة 12 آخرين، وقال القيادي سامر الجبوري إن القصف استهدف مخزنا للأسلحة قرب الجسر.")
+STRIKE_2 = ("أسفر قصف بطائرة مسيرة على مقر كتائب النصر في الحلة عن سقوط 7 قتلى و12 جريحا، بحسب "
+            "القيادي سامر الجبوري الذي أكد أن الضربة أصابت مخزن أسلحة قرب الجسر فجر اليوم.")
+STRIKE_LATER = ("قصفت طائرة مسيرة مقرا جديدا لكتائب النصر في مدينة الحلة مساء اليوم، ما أسفر عن مقتل 3 "
+                "عناصر وإصابة 5 آخرين، وقال القيادي سامر الجبوري إن القصف طال مخزنا للذخيرة.")
+FLOOD = ("اجتاحت سيول جارفة قرى وادي الريان بعد أمطار غزيرة استمرت يومين، وأعلن الدفاع المدني إجلاء "
+         "400 أسرة وغرق عشرات المنازل وانقطاع الطريق الزراعي المؤدي إلى السوق.")
+
+
+def strike(aid, source, body, day, **kw):
+    return art(aid, source, body, published=f"{day}T09:00:00+03:00", entities=MILITIA, places=CITY,
+               dates=[day], **kw)
+
+
+def test_two_outlets_reports_of_one_incident_join_one_event():
+    c = EventClusterer()
+    a = c.add(strike("a1", "outlet-one", STRIKE, "2031-03-04", title="قصف مقر كتائب النصر في الحلة"))
+    b = c.add(strike("a2", "outlet-two", STRIKE_2, "2031-03-04", title="7 قتلى بقصف على الحلة"))
+    assert a.opened and not b.opened and b.event_id == a.event_id == event_id_for("a1")
+    state = c.store.get(a.event_id)
+    assert state.article_ids == ["a1", "a2"] and state.sources == {"outlet-one": 1, "outlet-two": 1}
+    assert state.entity_keys["ORG"][normalize("كتائب النصر")] == 2 and state.places[98182] == 2
+
+
+def test_the_same_kind_of_incident_a_month_later_with_the_same_actors_stays_apart():
+    c = EventClusterer()
+    first = c.add(strike("a1", "outlet-one", STRIKE, "2031-03-04"))
+    c.add(strike("a2", "outlet-two", STRIKE_2, "2031-03-04"))
+    later = c.add(strike("b1", "outlet-three", STRIKE_LATER, "2031-04-06"))
+    assert later.opened and later.event_id != first.event_id
+    # the next day's report of the later strike joins the later one, not the first
+    again = c.add(strike("b2", "outlet-one", STRIKE_LATER, "2031-04-07"))
+    assert again.event_id == later.event_id
+
+
+@pytest.mark.xfail(strict=True, reason="known limit: same names and near-same words one day later still "
+                   "score above the threshold after the stated-day penalty (see the bench's look-alike merges)")
+def test_a_consecutive_day_look_alike_is_kept_apart_by_its_stated_day():
+    c = EventClusterer()
+    first = c.add(strike("a1", "outlet-one", STRIKE, "2031-03-04"))
+    # published the next day, same names, the lead says the strike was that day
+    next_day = c.add(strike("n1", "outlet-two", STRIKE_LATER, "2031-03-05"))
+    assert next_day.event_id != first.event_id
+
+
+def test_an_undated_article_falls_back_to_its_stated_date_then_to_ingested_at():
+    stated = features_of(art("s", "x", STRIKE, dates=["2031-03-04", "2031-02-01"]))
+    assert stated.time.kind == "stated" and stated.time.days == day_number("2031-03-04")
+    bare = features_of(art("i", "x", STRIKE, ingested="2031-03-05T12:00:00+00:00"))
+    assert bare.time.kind == "ingested"
+    assert bare.time.days == day_number(datetime(2031, 3, 5, 12, tzinfo=UTC))
+    published = article_time("2031-03-06T00:00:00+00:00", "2031-03-04", INGESTED)
+    assert published.kind == "published" and published.days == day_number("2031-03-06")
+    # a stated date joins the event of that day and stays away from one a month later
+    c = EventClusterer()
+    e = c.add(strike("a1", "outlet-one", STRIKE, "2031-03-04"))
+    far = c.add(strike("b1", "outlet-three", STRIKE_LATER, "2031-04-06"))
+    got = c.add(art("s2", "outlet-four", STRIKE_2, entities=MILITIA, places=CITY, dates=["2031-03-04"]))
+    assert got.event_id == e.event_id != far.event_id
+
+
+def test_an_ingested_only_article_is_bounded_by_the_lag_a_live_feed_allows():
+    live = EventParams(ingested_lag_days=2.0)
+    c = EventClusterer(params=live)
+    e = c.add(strike("a1", "outlet-one", STRIKE, "2031-03-04"))
+    fresh = c.add(art("f", "o2", STRIKE_2, entities=MILITIA, places=CITY, ingested="2031-03-05T08:00:00+00:00"))
+    stale = c.add(art("g", "o3", STRIKE_2, entities=MILITIA, places=CITY, ingested="2031-06-05T08:00:00+00:00"))
+    assert fresh.event_id == e.event_id and stale.event_id != e.event_id
+
+
+def stream():
+    return [strike("a1", "o1", STRIKE, "2031-03-04"), art("f1", "o2", FLOOD, published="2031-03-04T10:00:00Z",
+                                                          places=[("الفيوم", 361055, "city")]),
+            strike("a2", "o3", STRIKE_2, "2031-03-04"), strike("b1", "o4", STRIKE_LATER, "2031-04-06"),
+            art("f2", "o5", FLOOD, published="2031-03-05T07:00:00Z", places=[("الفيوم", 361055, "city")])]
+
+
+def test_replay_gives_the_same_ids_and_a_redelivered_article_keeps_its_event():
+    runs = []
+    for _ in range(2):
+        c = EventClusterer(MemoryStore())
+        runs.append([c.add(a).event_id for a in stream()])
+    assert runs[0] == runs[1]
+    assert len(set(runs[0])) == 3
+    again = c.add(stream()[2])
+    assert again.event_id == runs[1][2] and c.store.get(again.event_id).article_ids.count("a2") == 1
+
+
+def test_a_state_round_trips_through_json():
+    c = EventClusterer(MemoryStore())
+    ids = [c.add(a).event_id for a in stream()]
+    state = c.store.get(ids[0])
+    back = EventState.from_dict(json.loads(json.dumps(state.to_dict())))
+    assert back == state
+
+
+def test_a_bridging_article_merges_two_events_into_the_older():
+    # two partial reports of one incident: one names the people, the other the place and toll
+    part_a = art("p1", "o1", "قال القيادي سامر الجبوري إن كتائب النصر فقدت 7 من عناصرها في قصف بطائرة مسيرة.",
+                 published="2031-03-04T08:00:00Z", entities=MILITIA[:1] + MILITIA[2:])
+    part_b = art("p2", "o2", "هزت انفجارات مخزنا للأسلحة قرب الجسر في مدينة الحلة وسقط 12 جريحا.",
+                 published="2031-03-04T09:00:00Z", places=CITY)
+    bridge = strike("p3", "o3", STRIKE, "2031-03-04")
+    results = []
+    for order in ((part_a, part_b, bridge), (part_a, part_b, bridge)):
+        c = EventClusterer(MemoryStore())
+        x, y, z = (c.add(a) for a in order)
+        assert x.event_id != y.event_id
+        assert z.merged == (y.event_id,) and z.event_id == x.event_id
+        assert c.store.get(y.event_id).merged_into == x.event_id
+        assert c.store.resolve(y.event_id) == x.event_id
+        assert sorted(c.store.get(x.event_id).article_ids) == ["p1", "p2", "p3"]
+        results.append((x.event_id, y.event_id, z.event_id))
+    assert results[0] == results[1]
+
+
+def test_light_stem_follows_light10():
+    assert light_stem(normalize("والمدينة")) == normalize("مدين")
+    assert light_stem(normalize("الانفجارات")) == normalize("انفجار")
+    assert light_stem("2024") == "2024"
