@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from shared import infra  # noqa: E402
-from shared.sandbox import Pipeline, cleanup, start  # noqa: E402
+from hadath.sandbox import Pipeline, cleanup, start  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 
 DEFAULT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "news" / "ant-2k.jsonl"

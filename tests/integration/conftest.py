@@ -16,8 +16,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared import infra
-from shared.sandbox import Pipeline, cleanup, start
+from hadath import infra
+from hadath.sandbox import Pipeline, cleanup, start
 from shared.settings import Settings
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from shared.arabic import NORMALIZATION_TABLE, normalize
 from shared.es import client, ensure_index, index_name
-from shared.sandbox import isolated_settings
+from hadath.sandbox import isolated_settings
 
 
 def test_every_table_character_folds_the_same_in_elasticsearch(infrastructure):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shared.es import client, ensure_index, index_name
-from shared.sandbox import isolated_settings
+from hadath.sandbox import isolated_settings
 
 
 def test_alias_moves_to_the_current_index_and_keeps_documents(infrastructure):

@@ -6,7 +6,7 @@ import json
 
 from tests.conftest import REPO
 
-SAMPLES = REPO / "shared" / "samples" / "articles.jsonl"
+SAMPLES = REPO / "hadath" / "samples" / "articles.jsonl"
 PAIR = ("gulf-wire-0002", "maghreb-news-0001")  # the same story, republished with edits
 
 

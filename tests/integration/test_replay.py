@@ -16,8 +16,8 @@ from services.extract.app import make_handler as extract_handler
 from services.extract.extract import Extractor
 from services.ingest.app import make_handler as ingest_handler
 from services.normalize.app import handle as normalize_handle
-from shared.kafka_admin import pipeline_status
-from shared.replay import REPLAY_HEADER
+from hadath.kafka_admin import pipeline_status
+from hadath.replay import REPLAY_HEADER
 from shared.schemas import DeadLetter
 from shared.settings import Settings, settings_env
 from shared.topics import Topics
@@ -137,8 +137,8 @@ def test_an_empty_or_missing_dead_letter_topic_is_read_at_once(infrastructure):
 
     from kafka import KafkaAdminClient
 
-    from shared.kafka_admin import ensure_topics, read_dead_letter_values
-    from shared.sandbox import isolated_settings
+    from hadath.kafka_admin import ensure_topics, read_dead_letter_values
+    from hadath.sandbox import isolated_settings
 
     settings = isolated_settings()
     started = time.monotonic()

@@ -9,11 +9,11 @@ import time
 
 from kafka import KafkaAdminClient
 
-from shared import services
+from hadath import processes
 from tests.conftest import REPO
 from tests.integration.conftest import jsonl_bytes
 
-SAMPLES = REPO / "shared" / "samples" / "articles.jsonl"
+SAMPLES = REPO / "hadath" / "samples" / "articles.jsonl"
 
 
 def _articles(n: int) -> list[dict]:
@@ -55,10 +55,10 @@ def test_killing_extract_mid_stream_loses_nothing_and_duplicates_nothing(make_pi
     articles = _articles(150)
     pipe.send_raw(*jsonl_bytes(*articles[:75]))
     time.sleep(1.0)
-    pid = services.status(pipe.settings)["extract-1"]["pid"]
+    pid = processes.status(pipe.settings)["extract-1"]["pid"]
     os.kill(pid, signal.SIGKILL)  # a crash: no clean shutdown, no offset commit
     pipe.send_raw(*jsonl_bytes(*articles[75:]))
-    services.up(pipe.settings, progress=lambda *_: None)  # restarts only what is down
+    processes.up(pipe.settings, progress=lambda *_: None)  # restarts only what is down
     pipe.wait()
     # exactly the articles fed, each once: every url indexed, no other document, no dead letter
     assert pipe.count() == len(articles)

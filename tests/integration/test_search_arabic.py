@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from shared.arabic import normalize
-from shared.sandbox import Pipeline, cleanup, start
+from hadath.sandbox import Pipeline, cleanup, start
 from shared.search import parse_entity_filter
 from tests.conftest import shared_file
 from tests.integration.conftest import jsonl_bytes

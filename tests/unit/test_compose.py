@@ -1,7 +1,7 @@
 """Static checks of the Docker stack, the Kibana saved objects and the shipped sample articles.
 
 No services needed: the compose file, ``.env``, ``infra/kibana/*.ndjson`` and
-``shared/samples/articles.jsonl`` are only parsed.
+``hadath/samples/articles.jsonl`` are only parsed.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ COMPOSE = ROOT / "docker-compose.yml"
 DOTENV = ROOT / ".env"
 KIBANA_NDJSON = ROOT / "infra" / "kibana" / "saved_objects.ndjson"
 DOCKERFILE = ROOT / "infra" / "docker" / "Dockerfile"
-SAMPLES = ROOT / "shared" / "samples" / "articles.jsonl"
+SAMPLES = ROOT / "hadath" / "samples" / "articles.jsonl"
 
 SERVICES = ("ingest", "normalize", "extract", "index")
 VERSION_KEYS = ("KAFKA_VERSION", "ELASTICSEARCH_VERSION")

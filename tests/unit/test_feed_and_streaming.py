@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from shared.feed import FeedReport, expand, records
+from hadath.feed import FeedReport, expand, records
 from shared.schemas import DeadLetter
 from shared.search import build_query, parse_entity_filter
 from shared.settings import Settings, env_name, settings_env
@@ -86,7 +86,7 @@ def test_settings_env_round_trips(monkeypatch):
 
 
 def test_count_records_matches_what_feed_reads(tmp_path):
-    from shared.feed import count_records
+    from hadath.feed import count_records
 
     (tmp_path / "a.jsonl").write_bytes(b'{"body": "x"}\n\n{"body": "y"}\n')
     (tmp_path / "b.json").write_text('[{"body": "x"}, {"body": "y"}, {"body": "z"}]', encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Unit tests of the pure parts of shared.infra (no servers, no downloads)."""
+"""Unit tests of the pure parts of hadath.infra (no servers, no downloads)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from shared import es, infra, limits
+from shared import es, limits
+from hadath import infra
 from shared.settings import Settings, env_name
 
 

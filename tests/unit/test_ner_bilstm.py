@@ -218,7 +218,7 @@ def test_fast_flag_ids_equal_the_named_flags_training_uses(recognizer: NeuralRec
 
     feat = recognizer.feat
     fi = feat.flag_index
-    samples = Path(__file__).resolve().parents[2] / "shared" / "samples" / "articles.jsonl"
+    samples = Path(__file__).resolve().parents[2] / "hadath" / "samples" / "articles.jsonl"
     checked = 0
     for line in samples.read_text(encoding="utf-8").splitlines():
         text = _json.loads(line)["body"]

@@ -1,4 +1,4 @@
-"""Dead-letter replay, the pure part (shared/replay.py): selection, decoding, targets, --since."""
+"""Dead-letter replay, the pure part (hadath/replay.py): selection, decoding, targets, --since."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from shared import replay
+from hadath import replay
 from shared.schemas import DeadLetter
 from shared.settings import Settings, env_name
 from shared.streaming import StageError, dead_letter
@@ -147,7 +147,7 @@ def cli(monkeypatch):
     invokes the CLI on two dead letters (plus one foreign record), ``sent`` collects every send."""
     from typer.testing import CliRunner
 
-    from shared import cli as cli_module, kafka_admin
+    from hadath import cli as cli_module, kafka_admin
 
     values = [dl("ingest", "schema").model_dump_json().encode(), b"junk",
               dl("index", "index_rejected", key="k1", topic="articles.enriched").model_dump_json().encode()]

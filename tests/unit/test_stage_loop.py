@@ -201,7 +201,7 @@ def test_a_payload_that_json_escaping_would_blow_up_is_carried_as_base64():
 
 
 def test_a_key_that_is_not_utf8_is_carried_as_base64_and_replayed_as_it_was():
-    from shared.replay import decode_key
+    from hadath.replay import decode_key
 
     record = dead_letter("ingest", StageError("schema", "x"), payload=b'{"a": 1}', key=b"\xff\x00k")
     assert record.key_encoding == "base64" and decode_key(record) == b"\xff\x00k"

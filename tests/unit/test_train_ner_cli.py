@@ -19,7 +19,7 @@ def test_train_ner_bilstm_writes_a_model_the_recognizer_runs(tmp_path, monkeypat
     pytest.importorskip("torch")
     from services.extract.ner.features import normalize
     from services.extract.ner.neural import NeuralRecognizer
-    from shared.cli import app
+    from hadath.cli import app
 
     train = tmp_path / "train.txt"
     train.write_text("\n\n".join("\n".join(f"{w} {t}" for w, t in zip(ws, ts)) for ws, ts in SENTS * 4) + "\n",

@@ -43,7 +43,7 @@ user (mode 0750). Nothing above ``home`` is made traversable; data left in ``hom
 version is moved there once, and the "others may traverse" bit that version added to folders
 above ``home`` is taken back.
 
-Command line: ``python -m shared.infra up|down|status|wipe``.
+Command line: ``python -m hadath.infra up|down|status|wipe``.
 """
 
 from __future__ import annotations
@@ -717,7 +717,7 @@ def install_plugin(lay: Layout, jdk: Path, progress: Progress) -> None:
     )
     jar = lay.plugin_build / f"{PLUGIN_NAME}-{version}.jar"
     with zipfile.ZipFile(jar, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\r\nCreated-By: hadath shared/infra.py\r\n\r\n")
+        zf.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\r\nCreated-By: hadath hadath/infra.py\r\n\r\n")
         for path in sorted(classes.rglob("*.class")):
             zf.write(path, path.relative_to(classes).as_posix())
     bundle = lay.plugin_build / f"{PLUGIN_NAME}-{version}.zip"
@@ -1099,10 +1099,10 @@ def wipe(settings: Settings) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m shared.infra up|down|status|wipe``."""
+    """``python -m hadath.infra up|down|status|wipe``."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1 or args[0] not in ("up", "down", "status", "wipe"):
-        print("usage: python -m shared.infra up|down|status|wipe", file=sys.stderr)
+        print("usage: python -m hadath.infra up|down|status|wipe", file=sys.stderr)
         return 2
     settings = Settings()
     try:

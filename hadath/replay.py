@@ -1,10 +1,10 @@
 """Replay of dead letters, the pure part: which dead letters to replay, and what to send.
 
-``hadath deadletters replay`` reads the whole dead-letter topic (:func:`shared.kafka_admin.
+``hadath deadletters replay`` reads the whole dead-letter topic (:func:`hadath.kafka_admin.
 read_dead_letter_values`), keeps the records :func:`select` chooses, turns each into the Kafka
 record :func:`to_record` builds (the original message, decoded from base64 when it was so
 carried, sent back to the topic its stage reads) and sends them
-(:func:`shared.kafka_admin.send_records`, with the size limits of :mod:`shared.limits`).
+(:func:`hadath.kafka_admin.send_records`, with the size limits of :mod:`shared.limits`).
 Nothing here does I/O.
 
 A replayed message that fails again is simply dead-lettered again (a new dead letter; the old
@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
 
-from shared.kafka_admin import SERVICES, input_topic
+from hadath.kafka_admin import SERVICES, input_topic
 from shared.schemas import DeadLetter
 from shared.topics import Topics
 

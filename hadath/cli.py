@@ -49,7 +49,7 @@ def _settings() -> Settings:
 @infra_app.command("up")
 def infra_up(timeout_seconds: float = typer.Option(900, help="How long to wait for both servers.")) -> None:
     """Assemble (first run) and start Kafka and Elasticsearch; wait until both answer."""
-    from shared import infra
+    from hadath import infra
 
     try:
         infra.up(_settings(), timeout_seconds=timeout_seconds, progress=console.print)
@@ -62,7 +62,7 @@ def infra_up(timeout_seconds: float = typer.Option(900, help="How long to wait f
 @infra_app.command("down")
 def infra_down() -> None:
     """Stop the local Kafka and Elasticsearch."""
-    from shared import infra
+    from hadath import infra
 
     settings = _settings()
     before = infra.status(settings)
@@ -80,7 +80,7 @@ def infra_down() -> None:
 @infra_app.command("wipe")
 def infra_wipe(yes: bool = typer.Option(False, "--yes", help="do not ask")) -> None:
     """Stop Kafka and Elasticsearch and DELETE their data (topics, offsets, indices); keeps downloads."""
-    from shared import infra
+    from hadath import infra
 
     settings = _settings()
     if not yes and not typer.confirm(f"Delete all topics and indices under {settings.home}?"):
@@ -92,7 +92,7 @@ def infra_wipe(yes: bool = typer.Option(False, "--yes", help="do not ask")) -> N
 @infra_app.command("status")
 def infra_status(as_json: bool = typer.Option(False, "--json")) -> None:
     """Whether the local Kafka and Elasticsearch run and answer."""
-    from shared import infra
+    from hadath import infra
 
     st = infra.status(_settings())
     if as_json:
@@ -109,25 +109,25 @@ def infra_status(as_json: bool = typer.Option(False, "--json")) -> None:
 @services_app.command("up")
 def services_up(extract_workers: int = typer.Option(1, "--extract-workers", min=1, help="Extract worker processes.")) -> None:
     """Start ingest, normalize, N extract workers and index; wait until they joined their groups."""
-    from shared import services
+    from hadath import processes
 
-    services.up(_settings(), extract_workers=extract_workers, progress=console.print)
+    processes.up(_settings(), extract_workers=extract_workers, progress=console.print)
 
 
 @services_app.command("down")
 def services_down() -> None:
     """Stop the services."""
-    from shared import services
+    from hadath import processes
 
-    services.down(_settings(), progress=console.print)
+    processes.down(_settings(), progress=console.print)
 
 
 @services_app.command("status")
 def services_status(as_json: bool = typer.Option(False, "--json")) -> None:
     """Which service processes run (pid, log file)."""
-    from shared import services
+    from hadath import processes
 
-    st = services.status(_settings())
+    st = processes.status(_settings())
     if as_json:
         out.print_json(data=st)
         return
@@ -136,9 +136,9 @@ def services_status(as_json: bool = typer.Option(False, "--json")) -> None:
 
 
 def _feed(paths: list[Path], source: str | None):
-    from shared.feed import feed
+    from hadath.feed import feed
 
-    from shared.feed import count_records
+    from hadath.feed import count_records
 
     with Progress(TextColumn("feeding"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
                   TimeElapsedColumn(), console=console, transient=False) as bar:
@@ -185,7 +185,7 @@ def status_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
 
 def _pipeline_status() -> dict:
     from shared.es import client
-    from shared.kafka_admin import pipeline_status
+    from hadath.kafka_admin import pipeline_status
     from shared.topics import Topics
 
     settings = _settings()
@@ -211,7 +211,7 @@ def deadletters_cmd(ctx: typer.Context,
     """Show what the services could not process: stage, reason, where it came from."""
     if ctx.invoked_subcommand is not None:
         return
-    from shared.kafka_admin import read_dead_letters
+    from hadath.kafka_admin import read_dead_letters
 
     settings = _settings()
     with _friendly_errors(settings):
@@ -245,8 +245,8 @@ def deadletters_replay(
     index → articles.enriched, feed → articles.raw. Reads the whole dead-letter topic; every
     replayed record carries the header hadath-replay-of: topic/partition/offset.
     """
-    from shared import replay
-    from shared.kafka_admin import read_dead_letter_values, send_records
+    from hadath import replay
+    from hadath.kafka_admin import read_dead_letter_values, send_records
     from shared.topics import Topics
 
     try:
@@ -278,7 +278,7 @@ def deadletters_replay(
 def _print_replay(records: list, *, dry_run: bool, read: int, unreadable: int) -> None:
     """The replay's table (one row per record: stage, error_type, origin, target) and its
     count per stage and target topic."""
-    from shared import replay
+    from hadath import replay
 
     verb = "would replay" if dry_run else "replayed"
     table = Table(*(Column(name, overflow="fold") for name in
@@ -385,9 +385,9 @@ def demo(extract_workers: int = typer.Option(1, "--extract-workers", min=1),
          query: str = typer.Option(DEMO_QUERY, help="the search printed at the end"),
          timeout_seconds: float = typer.Option(600)) -> None:
     """The main job: infra up, services up, feed the shipped samples, wait until indexed, search."""
-    from shared import infra, services
+    from hadath import infra, processes
     from shared.es import client, ensure_index
-    from shared.kafka_admin import wait_until_idle
+    from hadath.kafka_admin import wait_until_idle
     from shared.search import search
 
     settings = _settings()
@@ -396,7 +396,7 @@ def demo(extract_workers: int = typer.Option(1, "--extract-workers", min=1),
     es = client(settings)
     ensure_index(es, settings, progress=console.print)
     console.rule("2/5 services")
-    services.up(settings, extract_workers=extract_workers, progress=console.print)
+    processes.up(settings, extract_workers=extract_workers, progress=console.print)
     console.rule("3/5 feeding the sample articles")
     report = _feed([SAMPLES_DIR / "articles.jsonl", SAMPLES_DIR / "page.txt"], "sample-page")
     console.print(f"sent {report.sent}, refused {report.refused}")

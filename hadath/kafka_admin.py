@@ -181,7 +181,7 @@ def read_dead_letter_values(settings: Settings, *, limit: int | None = None,
 
 def send_records(settings: Settings, records: list) -> int:
     """Send ``records`` (objects with ``topic``, ``key``, ``value``, ``headers``, like
-    :class:`shared.replay.ReplayRecord`) with ``acks="all"``, wait until the broker acknowledged
+    :class:`hadath.replay.ReplayRecord`) with ``acks="all"``, wait until the broker acknowledged
     each one, and return how many were sent.
 
     The producer takes records up to :func:`shared.limits.producer_max_request_bytes` (any

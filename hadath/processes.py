@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from shared.kafka_admin import SERVICES, ensure_topics, group_members
+from hadath.kafka_admin import SERVICES, ensure_topics, group_members
 from shared.settings import Settings, settings_env
 
 STOP_GRACE_SECONDS = 20.0

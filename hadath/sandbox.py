@@ -14,10 +14,11 @@ from pathlib import Path
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
-from shared import limits, services
+from shared import limits
+from hadath import processes
 from shared.es import client, ensure_index
-from shared.feed import FeedReport, feed
-from shared.kafka_admin import SERVICES, wait_until_idle
+from hadath.feed import FeedReport, feed
+from hadath.kafka_admin import SERVICES, wait_until_idle
 from shared.schemas import DeadLetter
 from shared.search import search
 from shared.settings import Settings
@@ -92,7 +93,7 @@ def isolated_settings() -> Settings:
 def cleanup(settings: Settings) -> None:
     """Stop the services of ``settings`` and delete its topics, groups, index, template and its
     run, log and Faust folders under ``HADATH_HOME``."""
-    services.down(settings, progress=lambda *_: None)
+    processes.down(settings, progress=lambda *_: None)
     for folder in (settings.home / "run" / settings.group_prefix, settings.home / "logs" / settings.group_prefix,
                    *(settings.home / "faust" / settings.group_id(s) for s in SERVICES)):
         shutil.rmtree(folder, ignore_errors=True)
@@ -120,7 +121,7 @@ def start(extract_workers: int = 1, **overrides) -> Pipeline:
     settings = isolated_settings().model_copy(update=overrides)
     ensure_index(client(settings), settings)
     try:
-        services.up(settings, extract_workers=extract_workers, progress=lambda *_: None)
+        processes.up(settings, extract_workers=extract_workers, progress=lambda *_: None)
     except Exception:
         cleanup(settings)
         raise
