@@ -70,6 +70,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from hadath.pids import alive, read_pid
 from shared import limits
 from shared.es import es_auth, password_file
 from shared.settings import Settings, env_name
@@ -462,42 +463,18 @@ def _tail(path: Path, lines: int = 40) -> str:
     return "\n".join(kept[-lines:])
 
 
-def _read_pid(path: Path) -> int | None:
-    try:
-        return int(path.read_text().strip())
-    except (OSError, ValueError):
-        return None
+#: Words one of which the command line of a server process we started contains (java, or the
+#: setpriv/bash steps that exec into it).
+_SERVER_COMMAND_WORDS = (b"java", b"elasticsearch", b"setpriv", b"kafka")
 
 
 def _alive(pid: int | None) -> bool:
-    """Whether ``pid`` is a live (non-zombie) process that looks like one of ours (java, or the
-    setpriv/bash steps that exec into it); guards against pid reuse."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (OSError, IndexError):
-        return True  # no /proc: trust kill(0)
-    if state == "Z":
-        try:  # our own child that already exited: reap it
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
-        return False
-    if not cmdline:  # between two exec()s, or a kernel thread
-        return True
-    return any(word in cmdline for word in (b"java", b"elasticsearch", b"setpriv", b"kafka"))
+    """Whether ``pid`` is a live server process of ours (see :func:`hadath.pids.alive`)."""
+    return alive(pid, command_words=_SERVER_COMMAND_WORDS)
 
 
 def _running_pid(lay: Layout, server: str) -> int | None:
-    pid = _read_pid(lay.pid_file(server))
+    pid = read_pid(lay.pid_file(server))
     return pid if _alive(pid) else None
 
 
@@ -1014,7 +991,7 @@ def up(settings: Settings, *, timeout_seconds: float = 600, progress: Progress =
 
 def _stop(lay: Layout, server: str, grace_seconds: float) -> None:
     pid_file = lay.pid_file(server)
-    pid = _read_pid(pid_file)
+    pid = read_pid(pid_file)
     if pid and _alive(pid):
         for sig, wait in ((signal.SIGTERM, grace_seconds), (signal.SIGKILL, 10.0)):
             try:

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hadath.pids import alive, read_pid
 from hadath.kafka_admin import SERVICES, ensure_topics, group_members
 from shared.settings import Settings, settings_env
 
@@ -28,25 +29,6 @@ def _dirs(settings: Settings) -> tuple[Path, Path]:
     run.mkdir(parents=True, exist_ok=True)
     logs.mkdir(parents=True, exist_ok=True)
     return run, logs
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    try:  # a zombie child counts as gone
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return True
-
-
-def _read_pid(path: Path) -> int | None:
-    try:
-        return int(path.read_text().strip())
-    except (OSError, ValueError):
-        return None
 
 
 def process_names(extract_workers: int) -> list[str]:
@@ -66,8 +48,8 @@ def up(settings: Settings, *, extract_workers: int = 1, wait_seconds: float = 18
     run, logs = _dirs(settings)
     started = []
     for name in process_names(extract_workers):
-        pid = _read_pid(run / f"{name}.pid")
-        if pid and _alive(pid):
+        pid = read_pid(run / f"{name}.pid")
+        if pid and alive(pid):
             continue
         module = "services." + name.split("-")[0]
         log = open(logs / f"{name}.log", "ab")
@@ -92,8 +74,8 @@ def _wait_joined(settings: Settings, extract_workers: int, wait_seconds: float, 
     try:
         while True:
             for name in process_names(extract_workers):
-                pid = _read_pid(run / f"{name}.pid")
-                if not pid or not _alive(pid):
+                pid = read_pid(run / f"{name}.pid")
+                if not pid or not alive(pid):
                     tail = (logs / f"{name}.log").read_text(errors="replace")[-3000:]
                     raise RuntimeError(f"service {name} exited at start; end of its log:\n{tail}")
             got = group_members(admin, list(want))
@@ -113,17 +95,17 @@ def down(settings: Settings, *, progress=print) -> list[str]:
     stopped = []
     pids = {}
     for pid_file in sorted(run.glob("*.pid")):
-        pid = _read_pid(pid_file)
-        if pid and _alive(pid):
+        pid = read_pid(pid_file)
+        if pid and alive(pid):
             os.killpg(pid, signal.SIGTERM) if _is_group_leader(pid) else os.kill(pid, signal.SIGTERM)
             pids[pid_file.stem] = pid
         else:
             pid_file.unlink(missing_ok=True)
     deadline = time.monotonic() + STOP_GRACE_SECONDS
     for name, pid in pids.items():
-        while _alive(pid) and time.monotonic() < deadline:
+        while alive(pid) and time.monotonic() < deadline:
             time.sleep(0.2)
-        if _alive(pid):
+        if alive(pid):
             os.kill(pid, signal.SIGKILL)
         (run / f"{name}.pid").unlink(missing_ok=True)
         stopped.append(name)
@@ -143,7 +125,7 @@ def status(settings: Settings) -> dict[str, Any]:
     run, logs = _dirs(settings)
     out = {}
     for pid_file in sorted(run.glob("*.pid")):
-        pid = _read_pid(pid_file)
-        out[pid_file.stem] = {"pid": pid, "running": bool(pid and _alive(pid)),
+        pid = read_pid(pid_file)
+        out[pid_file.stem] = {"pid": pid, "running": bool(pid and alive(pid)),
                               "log": str(logs / f"{pid_file.stem}.log")}
     return out

@@ -28,7 +28,7 @@ from elasticsearch import Elasticsearch, helpers
 from functools import lru_cache
 from pathlib import Path
 
-from shared.arabic import ARTICLE, PROTECTED_NAMES, es_char_filter_mappings, normalize
+from shared.arabic import ARTICLE, PROCLITICS, PROTECTED_NAMES, es_char_filter_mappings, normalize
 from shared.neardup import band_keys
 from shared.schemas import ENTITY_LABELS, EnrichedArticle, EventDocument
 from shared.settings import Settings, env_name
@@ -37,11 +37,6 @@ ANALYZER = "hadath_arabic"
 EXACT_ANALYZER = "hadath_arabic_exact"
 NAMES_FILTER = "hadath_names"
 
-#: Proclitics written before a name without the article (و ف ب ك ل and conjunction+preposition).
-_NAME_PROCLITICS = ("و", "ف", "ب", "ك", "ل", "وب", "وك", "ول", "فب", "فك", "فل")
-#: Proclitics before a name with the article (وال فال بال كال وبال …); ل + ال is written لل
-#: (ل is kept too, for names whose ال is not the article: ل + ألمانيا → لالمانيا).
-_ARTICLE_PROCLITICS = ("و", "ف", "ب", "ك", "ل", "وب", "وك", "ول", "فب", "فك", "فل")
 _MIN_NAME_LETTERS = 3
 #: Longest keyword value indexed, in characters: Lucene refuses terms over 32,766 bytes, and a
 #: character is at most 4 UTF-8 bytes. A longer value stays in ``_source``, unindexed.
@@ -78,7 +73,7 @@ def protected_name_forms() -> dict[str, str]:
                 continue
             forms[name] = bare
             variants.append((0, bare, bare))
-            for p in _ARTICLE_PROCLITICS:
+            for p in PROCLITICS:  # ل too: names whose ال is not the article (لالمانيا)
                 variants.append((len(p), p + name, bare))
             for p in ("", "و", "ف"):
                 variants.append((len(p) + 1, p + "لل" + bare, bare))
@@ -86,7 +81,7 @@ def protected_name_forms() -> dict[str, str]:
             if len(name) < _MIN_NAME_LETTERS:
                 continue
             forms[name] = name
-            for p in _NAME_PROCLITICS:
+            for p in PROCLITICS:
                 variants.append((len(p), p + name, name))
     for _, form, target in sorted(variants):
         forms.setdefault(form, target)
