@@ -408,8 +408,12 @@ _MARKS = (
 # Invisible characters that may sit INSIDE a word (joined to letters on both sides).
 _JOINERS = "\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u061c\u00ad\u034f\ufe00-\ufe0f"
 _LETTER = r"[^\W_]"
+# A word starts at the first mark of a run of marks (the lookbehind), never inside one: the
+# leftmost match is the same (a match from inside a run also matches from its start, and the
+# previous word would have taken the run if it touched it), but a long run of marks that no
+# letter follows is scanned once instead of once per mark (was quadratic: 25k marks, 5.8 s).
 _WORD_RE = re.compile(
-    rf"[{_MARKS}]*{_LETTER}(?:{_LETTER}|[{_MARKS}]|[{_JOINERS}]+(?={_LETTER}|[{_MARKS}]))*"
+    rf"(?<![{_MARKS}])[{_MARKS}]*{_LETTER}(?:{_LETTER}|[{_MARKS}]|[{_JOINERS}]+(?={_LETTER}|[{_MARKS}]))*"
 )
 
 
