@@ -17,6 +17,7 @@ from services.extract.app import make_handler as extract_handler
 from services.extract.extract import Extractor
 from services.ingest.app import make_handler as ingest_handler
 from services.normalize.app import handle as normalize_handle
+from shared.arabic import entity_key, normalize
 from shared.schemas import EnrichedArticle, IngestedArticle
 from shared.settings import Settings
 
@@ -123,6 +124,18 @@ def test_one_token_of_100k_letters(extractor):
 def test_punctuation_and_digit_runs_inside_an_article(extractor, run):
     (doc,) = indexed(extractor, raw(LEAD + " " + run + " " + TAIL))
     assert run[:50] in doc.body
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("inner", ["_" * 100_000, "." * 100_000, "\u0300" * 100_000, "😀" * 50_000])
+def test_entity_keys_of_names_with_long_runs_inside(inner):
+    assert entity_key("«ب" + inner + "ب»") == "ب" + normalize(inner) + "ب"
+
+
+@pytest.mark.timeout(60)
+def test_a_name_with_100k_underscores_or_marks_inside(extractor):
+    (doc,) = indexed(extractor, raw(LEAD + " محمد" + "_" * 100_000 + "علي " + "بغ" + "\u064e" * 100_000 + "داد"))
+    assert "بغداد" in {e.normalized for e in doc.entities}
 
 
 @pytest.mark.timeout(60)
