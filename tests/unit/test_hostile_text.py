@@ -227,3 +227,17 @@ def test_nested_objects_in_a_field_are_refused_by_the_schema(extractor, field):
 def test_invalid_utf8_is_refused_with_its_offset(extractor):
     value = raw(LEAD).replace("المتحدث".encode(), b"\xff\xfe")
     dead_lettered(extractor, value, "invalid_utf8", "byte offset", "UTF-8")
+
+
+@pytest.mark.timeout(60)
+def test_crf_recognizer_on_one_word_repeated_with_8000_neighbours():
+    from services.extract.ner.crf import CrfRecognizer
+
+    letters = "بتثجحخدذرزسشصضطظعغفقكلمنهوي"
+
+    def word(i: int) -> str:  # a distinct made-up word per i
+        return "".join(letters[(i // len(letters) ** k) % len(letters)] for k in range(4))
+
+    text = " ".join(f"{word(i)} التي {word(i + 1)}." for i in range(8_000))
+    entities = CrfRecognizer().recognize(text)
+    assert all(text[e.start:e.end] == e.text for e in entities)
