@@ -12,7 +12,9 @@ Order of attempts (first success wins):
    dateparser knows, doubled forms ("يناير/كانون الثاني") are reduced to one, and
    Arabic-Indic/Persian digits become ASCII.
 
-A string of digits alone (``"12"``) is refused: dateparser would read it as a day of the
+A string longer than ``MAX_DATE_CHARS`` (200) characters is refused without being read: no
+date is written so long, and dateparser's time grows with the length (a 100,000-character
+value took seconds). A string of digits alone (``"12"``) is refused: dateparser would read it as a day of the
 current month, which is a guess, not a date. Anything unparsed gives ``None``; the caller
 decides what that means (ingest keeps the article, ``published_at=None``).
 All results are timezone-aware and converted to UTC.
@@ -23,7 +25,10 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
-__all__ = ["parse_published_at"]
+__all__ = ["parse_published_at", "MAX_DATE_CHARS"]
+
+#: The longest ``published_at`` (characters, surrounding whitespace aside) that is parsed.
+MAX_DATE_CHARS = 200
 
 # Levantine/Iraqi and Maghrebi month names -> names dateparser's Arabic locale understands.
 _MONTH_SYNONYMS: list[tuple[str, str]] = [
@@ -80,13 +85,14 @@ def _prepare_arabic(text: str) -> str:
 def parse_published_at(text: str | None, *, relative_to: datetime) -> datetime | None:
     """Return the UTC ``datetime`` that ``text`` names, or ``None`` when it names none.
 
-    ``text``: ISO 8601 or a written (Arabic) date; ``relative_to``: the reference time for
-    relative expressions (naive means UTC). Never raises on bad input.
+    ``text``: ISO 8601 or a written (Arabic) date, at most ``MAX_DATE_CHARS`` characters (a
+    longer one gives ``None``); ``relative_to``: the reference time for relative expressions
+    (naive means UTC). Never raises on bad input.
     """
     if text is None:
         return None
     text = text.strip()
-    if not text:
+    if not text or len(text) > MAX_DATE_CHARS:
         return None
     iso = _parse_iso(text)
     if iso is not None:

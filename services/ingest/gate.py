@@ -20,15 +20,19 @@ JSON                   ``invalid_json``    message gives line, column, char offs
 a JSON object          ``not_an_object``   an array, string, number... is refused
 ``RawArticle`` model   ``schema``          missing ``body``, wrong types, unknown fields,
                                            an unsupported ``schema_version``: every field
-                                           error is listed by field name
+                                           error is listed by field name (a nested array or
+                                           object where a string belongs is refused here;
+                                           nested ~1,000 deep, at ``JSON`` already)
+control characters     (fixed, see below)  NUL, other C0/C1 controls, BOM, lone surrogates
 body size              ``too_large``       ``len(body)`` (characters, as sent) over
                                            ``max_body_chars``
 blank body             ``empty_body``      also when nothing is left after HTML and
-                                           boilerplate removal
+                                           boilerplate removal, or after control characters
 declared language      ``unsupported_language``  ``language`` given and not Arabic
                                            (``ar``, ``ara``, ``arb``, ``ar-XX``, ``arabic``)
 detected language      ``unsupported_language``  fewer than half of the letters are
-                                           Arabic-script letters (``arabic_ratio``)
+                                           Arabic-script letters (``arabic_ratio``), or no
+                                           letter at all (emoji, digits, punctuation only)
 =====================  ==================  ==================================================
 
 What is fixed rather than refused:
@@ -39,6 +43,28 @@ What is fixed rather than refused:
   missing title is taken from the page's ``<h1>``/``<title>``.
 - Line ends ``\\r\\n``/``\\r`` and the Unicode line/paragraph separators U+2028/U+2029
   become ``\\n`` (one paragraph a line, as the rest of the pipeline expects).
+- Control characters, in every string field (``_clean_controls``), before anything else reads
+  them: Elasticsearch, Kibana and most tools choke on them and they carry no text:
+
+  ======================================================  =====================================
+  characters                                              become
+  ======================================================  =====================================
+  U+000B VT, U+000C FF, U+0085 NEL                        ``\\n`` (line breaks of word
+                                                          processors and old encodings)
+  U+001C..U+001F (information separators; whitespace to   one space
+  Python's ``str.split``)
+  U+0000 NUL, U+0001..U+0008, U+000E..U+001B, U+007F,     removed
+  U+0080..U+009F (except NEL)
+  U+FEFF BOM / zero-width no-break space (anywhere: a     removed
+  BOM inside a field comes from concatenated files)
+  a lone UTF-16 surrogate U+D800..U+DFFF (JSON            U+FFFD (a producer cut an emoji's
+  ``"\\ud83d"`` without its pair)                          escape pair in two; the text cannot
+                                                          be encoded otherwise)
+  ======================================================  =====================================
+
+  Tab and ``\\n`` are kept.
+- ``published_at`` longer than ``MAX_DATE_CHARS`` characters is not a date: it is not parsed
+  (``published_at=None`` with the ``unparsed_date`` warning below).
 - The page is split into stories and boilerplate lines are removed (``pages.split_page``).
 - ``published_at``: ISO 8601, else an Arabic date (``dates.parse_published_at``), stored in
   UTC. **An unparseable date does not reject the article**: ``published_at`` is ``None``
@@ -69,6 +95,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
@@ -79,7 +106,7 @@ from pydantic import ValidationError
 from shared.schemas import SCHEMA_VERSION, IngestedArticle, RawArticle
 
 from . import ids
-from .dates import parse_published_at
+from .dates import MAX_DATE_CHARS, parse_published_at
 from .markup import html_to_text, looks_like_html, parse_html
 from .pages import is_headline_like, split_page
 
@@ -90,6 +117,7 @@ __all__ = [
     "arabic_ratio",
     "DEFAULT_MAX_BODY_CHARS",
     "MIN_ARABIC_RATIO",
+    "MAX_DATE_CHARS",
 ]
 
 logger = logging.getLogger(__name__)
@@ -172,7 +200,10 @@ def arabic_ratio(text: str) -> float:
 
 
 def _short(value: object, limit: int = 40) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except RecursionError:  # a structure nested nearly as deep as json.loads allows
+        return f"(a {_JSON_KIND.get(type(value), type(value).__name__)} nested too deeply to show)"
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -232,7 +263,43 @@ def _parse_json(text: str) -> object:
             f"character {e.pos} of {len(text)}); {why}",
         ) from None
     except RecursionError:
-        raise Rejected("invalid_json", "the message's JSON is nested too deeply to parse") from None
+        raise Rejected(
+            "invalid_json",
+            "the message's JSON is nested too deeply to parse (about 1,000 arrays or objects one "
+            "inside the other); send each article as one flat JSON object of string fields",
+        ) from None
+
+
+# Control characters (see the module docstring): found with one C-level search, replaced with
+# str.translate only when there are any (ordinary text pays one regex scan).
+_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff\ud800-\udfff]")
+_CONTROL_MAP: dict[int, str | None] = {
+    **{c: None for c in (*range(0x00, 0x09), *range(0x0E, 0x1C), *range(0x7F, 0xA0))},
+    0x0B: "\n", 0x0C: "\n", 0x85: "\n",
+    **{c: " " for c in range(0x1C, 0x20)},
+    0xFEFF: None,
+    **{c: "\ufffd" for c in range(0xD800, 0xE000)},
+}
+
+
+def _clean_controls(text: str) -> str:
+    """``text`` with its control characters replaced or removed (table in the module doc).
+
+    ``str -> str``; tab, ``\\n`` and ``\\r`` (turned into ``\\n`` later) are kept. Linear.
+    """
+    if _CONTROL_RE.search(text) is None:
+        return text
+    return text.translate(_CONTROL_MAP)
+
+
+def _clean_fields(raw: RawArticle) -> RawArticle:
+    """``raw`` with :func:`_clean_controls` applied to every string field."""
+    update = {
+        name: _clean_controls(value)
+        for name, value in raw
+        if isinstance(value, str) and _CONTROL_RE.search(value) is not None
+    }
+    return raw.model_copy(update=update) if update else raw
 
 
 def _headline_as_title(story):
@@ -313,6 +380,7 @@ def process_raw(
         raw = RawArticle.model_validate(obj)
     except ValidationError as e:
         raise Rejected("schema", _schema_message(e)) from None
+    raw = _clean_fields(raw)
     if raw.schema_version != SCHEMA_VERSION:
         raise Rejected(
             "schema",
@@ -327,7 +395,10 @@ def process_raw(
             "split the article or raise the ingest limit (max_body_chars)",
         )
     if not raw.body.strip():
-        raise Rejected("empty_body", "'body' is blank (only whitespace); send the article text in 'body'")
+        raise Rejected(
+            "empty_body",
+            "'body' is blank (only whitespace or control characters); send the article text in 'body'",
+        )
 
     if raw.language is not None and raw.language.strip().lower().split("-")[0] not in _ARABIC_CODES:
         raise Rejected(
@@ -356,7 +427,14 @@ def process_raw(
             f"no story text is left in 'body' after removing {what}; send the article text in 'body'",
         )
 
-    ratio = arabic_ratio("\n".join(s.body for s in stories))
+    text = "\n".join(s.body for s in stories)
+    if not any(ch.isalpha() for ch in text):
+        raise Rejected(
+            "unsupported_language",
+            "the body has no letters at all (only emoji, digits, punctuation, symbols or marks), so no "
+            "Arabic text to index; send the article text in 'body'",
+        )
+    ratio = arabic_ratio(text)
     if ratio < MIN_ARABIC_RATIO:
         raise Rejected(
             "unsupported_language",
@@ -364,12 +442,15 @@ def process_raw(
             f"{MIN_ARABIC_RATIO:.0%} needed); Hadath indexes Arabic news only",
         )
 
-    published_at = parse_published_at(raw.published_at, relative_to=ingested_at)
-    if raw.published_at is not None and raw.published_at.strip() and published_at is None:
-        msg = (
-            f"'published_at' {raw.published_at!r} is neither ISO 8601 nor a readable Arabic date; "
-            "the article is kept with published_at=None"
+    date_text = raw.published_at
+    too_long = date_text is not None and len(date_text.strip()) > MAX_DATE_CHARS
+    published_at = parse_published_at(date_text, relative_to=ingested_at)
+    if date_text is not None and date_text.strip() and published_at is None:
+        why = (
+            f"has {len(date_text.strip()):,} characters, more than any date ({MAX_DATE_CHARS}): "
+            "send the date alone" if too_long else "is neither ISO 8601 nor a readable Arabic date"
         )
+        msg = f"'published_at' {_short(date_text, 80)} {why}; the article is kept with published_at=None"
         logger.warning(msg)
         if on_warning is not None:
             on_warning("unparsed_date", msg)

@@ -12,13 +12,27 @@ What ``html_to_text`` keeps and drops:
   inline elements (``b``, ``a``, ``span``, ...) do not, so words are never cut apart;
 - inside a line runs of whitespace become one space; empty lines are dropped; lines are
   joined with ``"\\n"`` (one paragraph a line).
+
+Hostile markup (the parser is the standard library's ``html.parser``, which on its own takes
+quadratic time on some broken input and raises on a few declarations):
+
+- a ``<`` after the last ``>`` of the document can open no tag, so it is text: it is escaped
+  before parsing (``"x <a <a"`` reads ``x <a <a``) — the parser would otherwise look for the end
+  of every such "tag" up to the end of the document (25,000 ``<a`` took 6 s);
+- a comment (``<!--``) or marked section (``<![CDATA[``) that is never closed is looked for
+  once, not once per opener (20,000 ``<!-- >`` took 11 s);
+- a marked section the parser does not know (``<![foo[``) is dropped like a bogus comment, up
+  to the next ``>``, instead of failing the whole document; if the parser still rejects the
+  markup, it is read as plain text (every ``<`` escaped, entities still decoded).
 """
 
 from __future__ import annotations
 
 import re
 
-from bs4 import BeautifulSoup, Comment, NavigableString, Tag
+from bs4 import BeautifulSoup, Comment, NavigableString, ParserRejectedMarkup, Tag
+from bs4.builder import HTMLParserTreeBuilder
+from bs4.builder._htmlparser import BeautifulSoupHTMLParser
 
 __all__ = ["looks_like_html", "html_to_text", "html_title", "parse_html"]
 
@@ -44,6 +58,71 @@ _CHROME_TOKENS = {
     "newsletter", "comments", "comment", "promo", "tags", "breadcrumb", "breadcrumbs",
 }
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+
+
+_MARKED_NAME = re.compile(r"[a-zA-Z][-_.a-zA-Z0-9]*")  # as _markupbase._declname_match
+
+
+class _LinearHTMLParser(BeautifulSoupHTMLParser):
+    """``html.parser`` for Beautiful Soup, with the closer of an unclosed comment or marked
+    section searched for once: a search that found no ``-->`` (``]]>``) after position ``p``
+    cannot find one after any later position, so later openers fail at once (the stock parser
+    searched to the end of the document for each of them). Unknown marked sections are
+    dropped up to the next ``>`` instead of raising."""
+
+    def reset(self) -> None:
+        super().reset()
+        self._unclosed: dict[str, tuple[str, int]] = {}  # kind -> (rawdata, first failed i)
+
+    def _failed_before(self, kind: str, i: int) -> bool:
+        seen = self._unclosed.get(kind)
+        return seen is not None and seen[0] is self.rawdata and i >= seen[1]
+
+    def parse_comment(self, i: int, report: int = 1) -> int:
+        # "<!-->" and "<!--->" are closed by themselves in newer html.parser versions
+        if self.rawdata.startswith(("<!-->", "<!--->"), i) or not self._failed_before("comment", i):
+            k = super().parse_comment(i, report)
+            if k < 0 and not self.rawdata.startswith(("<!-->", "<!--->"), i):
+                self._unclosed["comment"] = (self.rawdata, i)
+            return k
+        return -1
+
+    def parse_marked_section(self, i: int, report: int = 1) -> int:
+        m = _MARKED_NAME.match(self.rawdata, i + 3)
+        kind = "marked:" + (m.group().lower() if m else "")
+        if self._failed_before(kind, i):
+            return -1
+        try:
+            k = super().parse_marked_section(i, report)
+        except AssertionError:  # unknown keyword or no name: a bogus comment, as browsers do
+            return self.parse_bogus_comment(i, report)
+        if k < 0:
+            self._unclosed[kind] = (self.rawdata, i)
+        return k
+
+
+class _LinearTreeBuilder(HTMLParserTreeBuilder):
+    """Beautiful Soup's ``html.parser`` builder with :class:`_LinearHTMLParser`."""
+
+    def feed(self, markup, _parser_class=_LinearHTMLParser) -> None:  # noqa: ANN001
+        super().feed(markup, _parser_class=_parser_class)
+
+
+def _defuse_tail(markup: str) -> str:
+    """``markup`` with every ``<`` after its last ``>`` escaped: none of them can open a tag."""
+    cut = markup.rfind(">") + 1
+    if markup.find("<", cut) < 0:
+        return markup
+    return markup[:cut] + markup[cut:].replace("<", "&lt;")
+
+
+def _soup(markup: str) -> BeautifulSoup:
+    """Parse ``markup`` (never raises on bad markup; linear in its length, see module doc)."""
+    markup = _defuse_tail(markup)
+    try:
+        return BeautifulSoup(markup, builder=_LinearTreeBuilder())
+    except ParserRejectedMarkup:
+        return BeautifulSoup(markup.replace("<", "&lt;"), builder=_LinearTreeBuilder())
 
 
 def looks_like_html(text: str) -> bool:
@@ -117,16 +196,16 @@ def _soup_text(soup: BeautifulSoup) -> str:
 
 def parse_html(markup: str) -> tuple[str, str | None]:
     """``(html_to_text(markup), html_title(markup))`` with one parse."""
-    soup = BeautifulSoup(markup, "html.parser")
+    soup = _soup(markup)
     title = _soup_title(soup)  # before _walk: it reads <head>, which _walk skips
     return _soup_text(soup), title
 
 
 def html_to_text(markup: str) -> str:
     """Return the visible text of an HTML document or fragment, one paragraph per line."""
-    return _soup_text(BeautifulSoup(markup, "html.parser"))
+    return _soup_text(_soup(markup))
 
 
 def html_title(markup: str) -> str | None:
     """The first ``<h1>`` text, else the ``<title>`` text, whitespace collapsed; ``None`` if neither."""
-    return _soup_title(BeautifulSoup(markup, "html.parser"))
+    return _soup_title(_soup(markup))

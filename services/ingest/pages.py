@@ -198,6 +198,9 @@ def split_page(text: str) -> list[Story]:
     titles: list[str | None] = [None]
     bodies: list[list[str]] = [[]]
     last_sig = _TEXT  # kind of the last significant (non-blank, non-chrome) line seen
+    # whether the current story has a non-blank line yet; kept as we go (scanning its lines at
+    # every read-also marker was quadratic: 10,000 blank-separated markers took seconds)
+    has_text = False
     i = 0
     while i < n:
         kind, inline = kinds[i]
@@ -228,11 +231,11 @@ def split_page(text: str) -> list[Story]:
                 if j < n and kinds[j][0] == _TEXT and is_headline_like(lines[j]):
                     title, start = lines[j].strip(), j + 1
             # an embedded story needs the story before it to have text and to have signed off
-            has_text = any(part.strip() for part in bodies[-1])
             embedded = has_text and (last_sig in _CLOSING or last_sig == _RELATED)
             if embedded and block_has_paragraph(start):
                 titles.append(title)
                 bodies.append([])
+                has_text = False
                 last_sig = _TEXT
                 i = start
                 continue
@@ -250,6 +253,7 @@ def split_page(text: str) -> list[Story]:
                         break
         else:
             bodies[-1].append(line)
+            has_text = True  # kind is not _BLANK: the line has non-space text
             last_sig = kind
             i += 1
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pycrfsuite
@@ -35,6 +35,10 @@ try:  # canonical entity key shared across services (written by another module)
     from shared.arabic import entity_key as _entity_key
 except ImportError:  # pragma: no cover - fallback until shared.arabic exists
     _entity_key = None
+
+# documents with more (key, signal) pairs than this get their unknown document signals dropped
+# (see CrfRecognizer._known_doc_signals); an ordinary article has a few thousand
+_DOC_FILTER_FROM = 5_000
 
 _DIAC = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u0640]")
 _ALEF = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا"})
@@ -98,6 +102,7 @@ class CrfRecognizer:
                 "this CRF model was trained with word vectors but vectors.npy is missing beside "
                 f"the cluster file (model: {self.model_path})")
         self._labels = set(self._tagger.labels())
+        self._doc_attrs: frozenset[str] | None = None  # see _known_doc_signals
 
     # ------------------------------------------------------------------ tagging
     def _tag(self, tokens: Sequence[str], marginals: bool = False, doc=None, gz=None):
@@ -127,6 +132,8 @@ class CrfRecognizer:
                for toks in token_lists]
         docs = (document_contexts(token_lists, self._gaz, self._gaz_max, window=None, gzs=gzs)
                 if self._use_doc else [None] * len(sents))
+        if docs and docs[0] is not None and sum(map(len, docs[0].values())) > _DOC_FILTER_FROM:
+            docs = [self._known_doc_signals(docs[0])] * len(docs)
         for sent, tokens, doc, gz in zip(sents, token_lists, docs, gzs, strict=True):
             tags, probs = self._tag(tokens, marginals=True, doc=doc, gz=gz)
             for a, b, label in bio_spans(tags):
@@ -140,6 +147,18 @@ class CrfRecognizer:
                     score=round(sum(probs[a:b]) / (b - a), 4),
                 ))
         return entities
+
+    def _known_doc_signals(self, doc: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, int]]:
+        """``doc`` (one document's :func:`document_contexts`) without the signals whose ``d:``
+        feature the model does not have: crfsuite ignores unknown attributes, so the tags and
+        scores are the same, but a word repeated throughout a long text no longer brings every
+        other mention's neighbours into each of its feature dicts (quadratic: 4,000 mentions of
+        one word took 13 s). The model's attribute list is read on first use (about 1 s)."""
+        if self._doc_attrs is None:
+            self._doc_attrs = frozenset(a[2:] for a, _ in self._tagger.info().state_features
+                                        if a.startswith("d:"))
+        known = self._doc_attrs
+        return {k: {sg: c for sg, c in sigs.items() if sg in known} for k, sigs in doc.items()}
 
     def recognize_batch(self, texts: Sequence[str]) -> list[list[Entity]]:
         """Entities of each text (same length and order as ``texts``)."""

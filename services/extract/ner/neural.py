@@ -714,7 +714,13 @@ def propagate_labels(sentences: Sequence[Sequence[str]], tags: Sequence[Sequence
                 votes.setdefault(k, Counter()).update(c)
         return votes
 
+    def lengths_and_firsts(votes: dict[tuple[str, ...], Counter]) -> tuple[list[int], set[str]]:
+        return sorted({len(k) for k in votes}, reverse=True), {k[0] for k in votes}
+
+    # the whole document's votes and what is derived from them are made once, not once per
+    # sentence (that was quadratic in the number of distinct names: 8,000 took 4 s)
     whole = collect(0, n) if window is None else None
+    whole_index = lengths_and_firsts(whole) if whole else None
     for i in range(n):
         if whole is not None:
             votes = whole
@@ -722,8 +728,7 @@ def propagate_labels(sentences: Sequence[Sequence[str]], tags: Sequence[Sequence
             votes = collect(max(0, i - window), min(n, i + window + 1))
         if not votes:
             continue
-        by_len = sorted({len(k) for k in votes}, reverse=True)
-        firsts = {k[0] for k in votes}
+        by_len, firsts = whole_index if whole is not None else lengths_and_firsts(votes)
         s_norms, s_out = norms[i], out[i]
         m = len(s_norms)
         heads = [word_forms(w)[1] for w in s_norms]
