@@ -85,18 +85,15 @@ Each story gets:
   ``category=None``: the page says nothing reliable about when or under what section that
   other story appeared.
 
-Exact duplicates: ``RecentHashes`` remembers the last N content hashes in one worker, so a
-story sent twice in a row is forwarded once. That is only an optimisation; the durable
-guarantee is the index's document ``_id`` = ``article_id``, which makes a re-sent or replayed
-story overwrite itself instead of duplicating.
-"""
+Repeats are not dropped here: the same article sent twice gets the same ``article_id`` and
+overwrites itself in the index (``_id`` = ``article_id``, first ``ingested_at`` kept), and the
+same body from another outlet is another article, linked by ``duplicate_of``."""
 
 from __future__ import annotations
 
 import json
 import logging
 import re
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -112,7 +109,6 @@ from .pages import is_headline_like, split_page
 
 __all__ = [
     "Rejected",
-    "RecentHashes",
     "process_raw",
     "arabic_ratio",
     "DEFAULT_MAX_BODY_CHARS",
@@ -140,41 +136,6 @@ class Rejected(Exception):
 
     def __repr__(self) -> str:
         return f"Rejected({self.error_type!r}, {self.message!r})"
-
-
-class RecentHashes:
-    """A bounded LRU set of content hashes (``size`` entries, default 100 000 ≈ 20 MB).
-
-    ``seen(h)`` records ``h`` and returns whether it was already there (a hit also makes it
-    the most recent). ``h in recent`` only looks; ``add(h)`` only records — use these to record
-    a hash after the story was really sent on, so a failed send is not taken for a duplicate.
-    Per worker and in memory: the durable duplicate guarantee is Elasticsearch's ``_id``.
-    """
-
-    def __init__(self, size: int = 100_000) -> None:
-        if size < 1:
-            raise ValueError(f"RecentHashes size must be at least 1, got {size}")
-        self.size = size
-        self._items: OrderedDict[str, None] = OrderedDict()
-
-    def seen(self, content_hash: str) -> bool:
-        if content_hash in self._items:
-            self._items.move_to_end(content_hash)
-            return True
-        self.add(content_hash)
-        return False
-
-    def add(self, content_hash: str) -> None:
-        self._items[content_hash] = None
-        self._items.move_to_end(content_hash)
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
-
-    def __contains__(self, content_hash: object) -> bool:
-        return content_hash in self._items
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 def _is_arabic_letter(ch: str) -> bool:

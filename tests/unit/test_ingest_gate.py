@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.ingest.gate import Rejected, RecentHashes, arabic_ratio, process_raw
+from services.ingest.gate import Rejected, arabic_ratio, process_raw
 from shared.schemas import IngestedArticle
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
@@ -241,13 +241,10 @@ def test_fields_carried_and_defaults():
 # --- identity and duplicates ---------------------------------------------------------------------
 
 
-def test_same_article_twice_same_id_and_recent_hashes_sees_it():
+def test_same_article_twice_same_id_and_content_hash():
     value = msg(title="مكرر", body="افتتح معرض الكتاب في الشارقة أبوابه للزوار.", url="https://example.net/news/55")
     first, second = run(value)[0], run(value)[0]
-    assert first.article_id == second.article_id
-    recent = RecentHashes()
-    assert recent.seen(first.content_hash) is False
-    assert recent.seen(second.content_hash) is True
+    assert first.article_id == second.article_id and first.content_hash == second.content_hash
 
 
 def test_id_from_url_ignores_scheme_www_tracking_and_fragment():
@@ -269,18 +266,6 @@ def test_id_from_content_collapses_whitespace():
     c = run(msg(source="s", title="عنوان آخر", body="سطر أول\nسطر ثان"))[0]
     assert a.article_id == b.article_id != c.article_id
     assert a.content_hash == b.content_hash == c.content_hash
-
-
-def test_recent_hashes_is_bounded_lru():
-    recent = RecentHashes(size=2)
-    assert not recent.seen("a") and not recent.seen("b")
-    assert recent.seen("a")  # refreshes a
-    assert not recent.seen("c")  # evicts b, the least recent
-    assert "b" not in recent and "a" in recent and "c" in recent and len(recent) == 2
-    recent.add("d")
-    assert "a" not in recent
-    with pytest.raises(ValueError):
-        RecentHashes(size=0)
 
 
 def test_arabic_ratio():
