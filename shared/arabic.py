@@ -91,6 +91,8 @@ __all__ = [
     "ARTICLE",
     "PROTECTED_NAMES",
     "normalize",
+    "fold_same_length",
+    "DIGIT_FOLDS",
     "normalize_with_offsets",
     "original_span",
     "es_char_filter_mappings",
@@ -225,6 +227,26 @@ del _k, _v
 _NONUNIT_RE = re.compile(
     "[" + "".join(re.escape(k) for k, v in sorted(_TABLE.items()) if len(v) != 1) + "]"
 )
+#: ``str.translate`` table of the entries that replace one character by one other (alef forms,
+#: hamza seats, yeh, kaf and heh look-alikes, teh marbuta, digits, punctuation, spaces, Latin
+#: case): see :func:`fold_same_length`.
+_SAME_LENGTH: dict[int, str] = {ord(k): v for k, v in _TABLE.items() if len(v) == 1}
+#: ``str.translate`` table of the digit entries alone (Arabic-Indic, Persian and full-width
+#: digits → ASCII), for text that must otherwise stay as written (dateparser's input).
+DIGIT_FOLDS: Mapping[int, str] = MappingProxyType({ord(k): v for k, v in _TABLE.items() if v.isdigit()})
+
+
+def fold_same_length(text: str) -> str:
+    """``text`` through the table's one-for-one entries: ``len`` and every offset unchanged.
+
+    For code that matches patterns on folded text and reports offsets into the original (the
+    date finder); deletions (diacritics, tatweel, invisible marks) are left for the patterns
+    to tolerate. ``fold_same_length(t)`` equals ``normalize(t)`` wherever ``t`` has no
+    character the table deletes or expands.
+    """
+    return text.translate(_SAME_LENGTH)
+
+
 # Runs of whitespace that collapse_whitespace changes (anything but a lone " ").
 _WS_CHANGE_RE = re.compile(r" ?[^\S ]\s*| {2,}\s*")
 

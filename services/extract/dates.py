@@ -2,9 +2,10 @@
 
 :func:`find_dates` returns :class:`~shared.schemas.DateMention` objects whose ``start``/``end``
 index the ORIGINAL text (``text[start:end] == mention.text``). Matching runs on a folded copy of
-the text of the same length (alef forms -> ا, ى -> ي, ة -> ه, Arabic-Indic ٠-٩ and Persian ۰-۹
-digits -> 0-9, one character for one), and every pattern letter may be followed by diacritics or
-tatweel, so offsets never shift.
+the text of the same length (:func:`shared.arabic.fold_same_length`: the normalization table's
+one-for-one entries, e.g. alef forms -> ا, ى -> ي, ة -> ه, Arabic-Indic ٠-٩ and Persian ۰-۹
+digits -> 0-9), and every pattern letter may be followed by diacritics or tatweel, so offsets
+never shift. Month names come from the one month table, :mod:`shared.months`.
 
 Rules (each documented where it is implemented):
 
@@ -51,25 +52,20 @@ import calendar
 import re
 from datetime import date, datetime, timedelta
 
+from shared.arabic import fold_same_length
+from shared.months import GREGORIAN_MONTH_NAMES, HIJRI_MONTH_NAMES
 from shared.schemas import DateMention
 
 __all__ = ["find_dates", "MONTHS", "HIJRI_MONTHS"]
 
 # ---------------------------------------------------------------------------------------------
 # folding (one char -> one char, so offsets are the original text's)
-_FOLD = str.maketrans(
-    {
-        "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه",
-        **{chr(0x0660 + i): str(i) for i in range(10)},
-        **{chr(0x06F0 + i): str(i) for i in range(10)},
-    }
-)
 _D = "[\u0610-\u061a\u064b-\u065f\u0670\u0640]*"  # diacritics / tatweel after a letter
 _W = r"[^\W_]"
 
 
 def _fold(text: str) -> str:
-    return text.translate(_FOLD)
+    return fold_same_length(text)
 
 
 def _pat(word: str) -> str:
@@ -84,47 +80,16 @@ def _alt(words) -> str:
     return "(?:" + "|".join(_pat(w) for w in sorted(words, key=len, reverse=True)) + ")"
 
 
-#: Gregorian month names, all regional series (folded spelling -> month number).
-MONTHS: dict[str, int] = {}
-for _m, _names in {
-    1: "يناير جانفي جانفييه كانون_الثاني كانون_ثاني",
-    2: "فبراير فيفري شباط فبرير",
-    3: "مارس آذار",
-    4: "أبريل إبريل ابريل أفريل نيسان أبريل",
-    5: "مايو ماي أيار",
-    6: "يونيو يونيه جوان حزيران",
-    7: "يوليو يوليه جويلية جويليه تموز",
-    8: "أغسطس اغسطس أوت آب غشت",
-    9: "سبتمبر أيلول شتنبر",
-    10: "أكتوبر اكتوبر تشرين_الأول تشرين_أول",
-    11: "نوفمبر تشرين_الثاني تشرين_ثاني نونبر",
-    12: "ديسمبر كانون_الأول كانون_أول دجنبر",
-}.items():
-    for _n in _names.split():
-        MONTHS[_fold(_n.replace("_", " "))] = _m
+#: Gregorian month names, all regional series (folded spelling -> month number), from
+#: :data:`shared.months.GREGORIAN_MONTH_NAMES`.
+MONTHS: dict[str, int] = {_fold(n): m for m, names in GREGORIAN_MONTH_NAMES.items() for n in names}
 
 #: Month names that are also common words/names: need a day, year, modifier or "شهر".
 _STRICT_MONTHS = {_fold(w) for w in ("مارس", "ماي", "آب", "أوت", "جوان", "نيسان")}
 _MARCH = _fold("مارس")
 
-#: Hijri month names (folded) -> month number.
-HIJRI_MONTHS: dict[str, int] = {}
-for _m, _names in {
-    1: "محرم المحرم",
-    2: "صفر",
-    3: "ربيع_الأول ربيع_الاول",
-    4: "ربيع_الآخر ربيع_الثاني",
-    5: "جمادى_الأولى جمادى_الأول",
-    6: "جمادى_الآخرة جمادى_الثانية جمادى_الآخر",
-    7: "رجب",
-    8: "شعبان",
-    9: "رمضان",
-    10: "شوال",
-    11: "ذو_القعدة ذي_القعدة",
-    12: "ذو_الحجة ذي_الحجة",
-}.items():
-    for _n in _names.split():
-        HIJRI_MONTHS[_fold(_n.replace("_", " "))] = _m
+#: Hijri month names (folded) -> month number, from :data:`shared.months.HIJRI_MONTH_NAMES`.
+HIJRI_MONTHS: dict[str, int] = {_fold(n): m for m, names in HIJRI_MONTH_NAMES.items() for n in names}
 
 _WEEKDAYS: dict[str, int] = {  # Python weekday(): Monday = 0
     _fold("الأحد"): 6, _fold("الاثنين"): 0, _fold("الإثنين"): 0, _fold("الثلاثاء"): 1,
@@ -258,7 +223,7 @@ def _valid_day(y: int, m: int, d: int) -> bool:
 
 def _weekday_date(wd: int, pub: date, direction: str | None) -> date:
     back = (pub.weekday() - wd) % 7
-    if direction in ("الماضي", "الفائت", "المنصرم"):
+    if direction in _PAST:
         return pub - timedelta(days=back or 7)
     if direction in ("المقبل", "القادم"):
         ahead = (wd - pub.weekday()) % 7
@@ -359,7 +324,7 @@ def _year(m: re.Match, pub: date | None) -> str | None:
     if rel is None:
         # "هذا العام" is this year; a bare "العام" is not a date
         return _iso(pub.year) if m.group("this") else None
-    if rel in ("الماضي", "الفائت", "المنصرم"):
+    if rel in _PAST:
         return _iso(pub.year - 1)
     if rel in ("المقبل", "القادم"):
         return _iso(pub.year + 1)

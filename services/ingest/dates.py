@@ -25,36 +25,32 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
+from shared.arabic import DIGIT_FOLDS, normalize
+from shared.months import GREGORIAN_MONTH_NAMES
+
 __all__ = ["parse_published_at", "MAX_DATE_CHARS"]
 
 #: The longest ``published_at`` (characters, surrounding whitespace aside) that is parsed.
 MAX_DATE_CHARS = 200
 
-# Levantine/Iraqi and Maghrebi month names -> names dateparser's Arabic locale understands.
-_MONTH_SYNONYMS: list[tuple[str, str]] = [
-    (r"كانون\s+الثاني", "يناير"),
-    (r"كانون\s+ال[أا]ول", "ديسمبر"),
-    (r"تشرين\s+الثاني", "نوفمبر"),
-    (r"تشرين\s+ال[أا]ول", "أكتوبر"),
-    (r"شباط", "فبراير"),
-    (r"[آا]ذار", "مارس"),
-    (r"نيسان", "أبريل"),
-    (r"[أا]يار", "مايو"),
-    (r"حزيران", "يونيو"),
-    (r"تموز", "يوليو"),
-    (r"آب", "أغسطس"),
-    (r"[أا]يلول", "سبتمبر"),
-    (r"جانفي", "يناير"),
-    (r"فيفري", "فبراير"),
-    (r"[أا]فريل", "أبريل"),
-    (r"ماي", "مايو"),
-    (r"جوان", "يونيو"),
-    (r"جويلي[ةه]", "يوليو"),
-    (r"[أا]وت", "أغسطس"),
-]
+
+
+def _tolerant(name: str) -> str:
+    """Regex for a month name as written: any alef form for an alef, ة or ه, spaces free."""
+    out = []
+    for ch in normalize(name):
+        out.append({"ا": "[اأإآ]", "ه": "[هة]", "ي": "[يى]", " ": r"\s+"}.get(ch, re.escape(ch)))
+    return "".join(out)
+
+
+# Every other name of a month -> the Egyptian/Gulf name dateparser's Arabic locale reads
+# (the first of each month in :data:`shared.months.GREGORIAN_MONTH_NAMES`), longest first.
+_MONTH_SYNONYMS: list[tuple[str, str]] = sorted(
+    ((_tolerant(n), names[0]) for names in GREGORIAN_MONTH_NAMES.values() for n in names[1:]
+     if normalize(n) != normalize(names[0])),
+    key=lambda pair: -len(pair[0]))
 _MONTH_RES = [(re.compile(rf"(?<!\w){pat}(?!\w)"), repl) for pat, repl in _MONTH_SYNONYMS]
 _DOUBLED = re.compile(r"(?<!\w)(\w+)\s*/\s*\1(?!\w)")
-_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 _ONLY_DIGITS = re.compile(r"^[\d\s./\-:]+$")
 _ISO_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
@@ -75,7 +71,7 @@ def _parse_iso(text: str) -> datetime | None:
 
 
 def _prepare_arabic(text: str) -> str:
-    text = text.translate(_DIGITS)
+    text = text.translate(DIGIT_FOLDS)
     for pattern, repl in _MONTH_RES:
         text = pattern.sub(repl, text)
     text = _DOUBLED.sub(r"\1", text)

@@ -56,3 +56,25 @@ def test_ingest_normalize_and_index_do_not_load_the_ner_stack():
             "print(sorted(m for m in sys.modules if m.startswith(('services.extract', 'hadath', 'sklearn', 'torch'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", out
+
+
+def test_one_table_the_date_finders_fold_and_month_names_come_from_shared():
+    """The date finders derive their folds and month names from shared.arabic / shared.months."""
+    import random
+
+    from services.extract import dates as extract_dates
+    from services.ingest import dates as ingest_dates
+    from shared.arabic import NORMALIZATION_TABLE, fold_same_length, normalize
+    from shared.months import GREGORIAN_MONTH_NAMES, HIJRI_MONTH_NAMES
+
+    one_for_one = [k for k, v in NORMALIZATION_TABLE.items() if len(v) == 1]
+    rng = random.Random(0)
+    text = "".join(rng.choice(one_for_one + list("بتثجحخد ")) for _ in range(5000))
+    assert fold_same_length(text) == normalize(text) and len(fold_same_length(text)) == len(text)
+    assert {extract_dates._fold(n) for names in GREGORIAN_MONTH_NAMES.values() for n in names} == set(extract_dates.MONTHS)
+    assert {extract_dates._fold(n) for names in HIJRI_MONTH_NAMES.values() for n in names} == set(extract_dates.HIJRI_MONTHS)
+    relative_to = __import__("datetime").datetime(2024, 6, 1)
+    for month, names in GREGORIAN_MONTH_NAMES.items():
+        for name in names:  # every series parses in the gate as the same month
+            parsed = ingest_dates.parse_published_at(f"3 {name} 2023", relative_to=relative_to)
+            assert parsed is not None and (parsed.year, parsed.month, parsed.day) == (2023, month, 3), name
