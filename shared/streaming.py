@@ -134,6 +134,11 @@ def make_app(service: str, settings: Settings) -> faust.App:
         broker_session_timeout=20.0,
         broker_heartbeat_interval=3.0,
         broker_commit_interval=1.0,
+        # Faust's default waits, on shutdown and on every rebalance, until each batch being
+        # processed is acknowledged: a batch retrying an outage forever (the index while
+        # Elasticsearch is down) would hang SIGTERM and rebalances forever. An interrupted batch
+        # is left unacknowledged instead (see the module docstring) and read again.
+        stream_wait_empty=False,
         datadir=str(datadir),
     )
 

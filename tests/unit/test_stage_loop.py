@@ -193,6 +193,15 @@ def test_a_stopping_worker_cancels_the_batch_before_anything_is_acknowledged():
     assert producer.acked == []
 
 
+def test_a_stopping_worker_does_not_wait_for_a_batch_that_retries_forever(tmp_path):
+    """Faust's stream_wait_empty would make SIGTERM (and every rebalance) wait until the batch
+    in progress is acknowledged: forever while Elasticsearch is down. The apps turn it off."""
+    from shared.streaming import make_app
+
+    app = make_app("index", Settings(home=tmp_path))
+    assert app.conf.stream_wait_empty is False
+
+
 def test_a_payload_that_json_escaping_would_blow_up_is_carried_as_base64():
     payload = b"\x00" * 1000
     record = dead_letter("ingest", StageError("schema", "x"), payload=payload, key=None)
