@@ -37,10 +37,10 @@ from typing import Any, TypeVar
 import pytest
 
 from services.ingest.ids import article_id
-from shared import infra, services
+from hadath import infra, processes
 from shared.es import client
-from shared.kafka_admin import pipeline_status
-from shared.sandbox import Pipeline
+from hadath.kafka_admin import pipeline_status
+from hadath.sandbox import Pipeline
 from shared.settings import Settings, env_name
 
 pytestmark = pytest.mark.integration
@@ -241,7 +241,7 @@ def lag_of(status: dict, service: str) -> int:
 
 def running_pids(settings: Settings) -> dict[str, int | None]:
     """``{service process: pid}`` of the pipeline's service processes that run."""
-    return {name: s["pid"] for name, s in services.status(settings).items() if s["running"]}
+    return {name: s["pid"] for name, s in processes.status(settings).items() if s["running"]}
 
 
 def log_tail(path: str | Path, chars: int = 2500) -> str:
@@ -258,7 +258,7 @@ def service_logs_on_failure(settings: Settings, lines: int = 40) -> Iterator[Non
     try:
         yield
     except BaseException:
-        for name, state in services.status(settings).items():
+        for name, state in processes.status(settings).items():
             tail = Path(state["log"]).read_text(errors="replace").splitlines()[-lines:] \
                 if Path(state["log"]).is_file() else ["(no log)"]
             print(f"--- {name} (pid {state['pid']}, running {state['running']}) ---", *tail, sep="\n")
@@ -269,7 +269,7 @@ def assert_services_survived(settings: Settings, before: dict[str, int | None], 
     """Each service process of ``before`` still runs with the same pid (none crashed)."""
     now = running_pids(settings)
     gone = sorted(name for name, pid in before.items() if now.get(name) != pid)
-    logs = {name: s["log"] for name, s in services.status(settings).items()}
+    logs = {name: s["log"] for name, s in processes.status(settings).items()}
     assert not gone, (f"expected every service to survive {fault}; not running any more: {gone}\n"
                       + "\n".join(f"--- {name} ---\n{log_tail(logs[name])}" for name in gone))
 
@@ -279,9 +279,9 @@ def assert_services_survived(settings: Settings, before: dict[str, int | None], 
 
 def sigkill_service(settings: Settings, name: str) -> int:
     """SIGKILL the service process ``name`` (``ingest``, ``extract-1``, …) and wait until it is gone."""
-    pid = services.status(settings)[name]["pid"]
+    pid = processes.status(settings)[name]["pid"]
     os.kill(pid, signal.SIGKILL)
-    wait_for(f"{name} (pid {pid}) to be gone after SIGKILL", lambda: services.status(settings)[name]["running"],
+    wait_for(f"{name} (pid {pid}) to be gone after SIGKILL", lambda: processes.status(settings)[name]["running"],
              lambda running: not running, 10)
     return pid
 
@@ -420,7 +420,7 @@ def test_sigkill_of_each_service_kafka_and_elasticsearch_loses_and_duplicates_no
             killed_at[service] = seen["groups"][service]["committed"]
             _log(f"SIGKILL {name} (pid {pid}) at committed {killed_at[service]}, lag {lag_of(seen, service)}; "
                  f"{feeder.sent} fed")
-            assert services.up(pipe.settings, progress=_quiet) == [name]
+            assert processes.up(pipe.settings, progress=_quiet) == [name]
         wait_in_flight(feeder, f"every restarted service to commit past where it was killed {killed_at}",
                        lambda status: all(status["groups"][s]["committed"] > n for s, n in killed_at.items()))
         _log("every restarted service works")
@@ -471,7 +471,7 @@ def test_sigterm_during_an_elasticsearch_outage_commits_nothing_undelivered(make
         first, second = write_chunks(articles, tmp_path, 150)
         pipe.feed(first)
         before_kill = wait_for("some articles indexed", lambda: indexed_count(pipe.settings), lambda n: n > 0, 180)
-        index = services.status(pipe.settings)["index"]
+        index = processes.status(pipe.settings)["index"]
         log_start = Path(index["log"]).stat().st_size
 
         sigkill_server(local_servers, "elasticsearch")
@@ -485,8 +485,8 @@ def test_sigterm_during_an_elasticsearch_outage_commits_nothing_undelivered(make
 
         os.kill(index["pid"], signal.SIGTERM)
         wait_for(f"the index service (pid {index['pid']}) to exit on SIGTERM",
-                 lambda: services.status(pipe.settings)["index"]["running"], lambda running: not running,
-                 services.STOP_GRACE_SECONDS)
+                 lambda: processes.status(pipe.settings)["index"]["running"], lambda running: not running,
+                 processes.STOP_GRACE_SECONDS)
         committed = pipeline_status(pipe.settings)["groups"]["index"]
         _log(f"index stopped; Elasticsearch started again in {restart_servers(local_servers):.0f} s")
         in_index = indexed_count(pipe.settings)
@@ -494,7 +494,7 @@ def test_sigterm_during_an_elasticsearch_outage_commits_nothing_undelivered(make
              f"({before_kill} seen before the kill)")
         assert committed["lag"] > 0, f"expected messages left uncommitted by the SIGTERM, saw {committed}"
 
-        assert services.up(pipe.settings, progress=_quiet) == ["index"]
+        assert processes.up(pipe.settings, progress=_quiet) == ["index"]
         pipe.wait(timeout_seconds=240)
         final = indexed_count(pipe.settings)
         # checked after the restart, so that a failure also tells whether the documents came back
@@ -697,7 +697,7 @@ def test_a_429_storm_is_waited_out(storm_proxy, make_pipeline, infrastructure, t
              f"{counts.passed} requests passed")
         assert counts.whole_429 >= 2, f"expected the storm to refuse the retried bulk request too, saw {counts}"
         assert counts.item_429 >= 1, f"expected bulk items answered 429, saw {counts}"
-        log = Path(services.status(pipe.settings)["index"]["log"]).read_text(errors="replace").splitlines()
+        log = Path(processes.status(pipe.settings)["index"]["log"]).read_text(errors="replace").splitlines()
         whole = [line for line in log if "bulk write of" in line and "429" in line and "; retry " in line]
         items = [line for line in log if "Elasticsearch asked to retry" in line]
         _log(f"index log: {len(whole)} whole-request retries, {len(items)} item retries, e.g.\n"
