@@ -22,6 +22,10 @@ agent, a bug), the batch is left unacknowledged: Faust's ``take_events`` would o
 in its ``finally`` and the next commit would skip messages that were never delivered. The next
 start (or the next owner of the partition) reads them again; deterministic ``article_id`` keys
 and Elasticsearch ``_id`` make that harmless (at least once in Kafka, exactly once in the index).
+A bug in this loop itself (not in a message: those become dead letters) ends the worker process
+at once, so no later acknowledgement can commit past the interrupted batch. Faust is also told
+not to wait for unacknowledged messages on shutdown and rebalance (``stream_wait_empty=False``):
+the index, retrying an Elasticsearch outage, would otherwise never let SIGTERM finish.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import concurrent.futures
 import inspect
 import json
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
@@ -390,9 +395,19 @@ def add_stage_agent(
                                   value=e.value if e.value is not None else b"") for e in events]
             try:
                 await runner.run_batch(messages)
-            except BaseException:
+            except asyncio.CancelledError:  # the worker stops: the batch is read again next time
                 _leave_unacked(events)
                 raise
+            except BaseException as exc:  # a bug in this loop, not in a message
+                _leave_unacked(events)
+                # Going on would let later acks commit past this batch (Faust commits up to
+                # the first gap only once a partition has a committed offset), so the worker
+                # ends here, committing nothing more; it is started again by its supervisor
+                # (docker compose's restart policy, or `hadath services up`).
+                log.critical("%s: the stage loop failed (%s); stopping this worker without committing",
+                             stage, _describe(exc), exc_info=exc)
+                logging.shutdown()
+                os._exit(70)
 
     agent.__name__ = f"{stage}_agent"
     agent.__qualname__ = agent.__name__
