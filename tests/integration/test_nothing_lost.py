@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
+import subprocess
 
 import pytest
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
@@ -120,3 +122,34 @@ def test_hostile_raw_messages_never_cost_the_good_article_after_them(make_pipeli
     (lines,) = [d for d in docs if d["title"] == "سطور"]
     assert "\r" not in lines["body"] and "\ufeff" not in lines["body"]
     assert "فراغات" in titles and "حركات" in titles
+
+
+@pytest.mark.skipif(shutil.which("kcat") is None, reason="kcat (Debian package) is not installed")
+def test_hostile_messages_from_kcat_a_foreign_client(make_pipeline, tmp_path):
+    """The same kinds sent by kcat (librdkafka), not by our own producer, each with a good one."""
+    pipe = make_pipeline()
+    hostile = [
+        b'{"title": "x", "body": "\xd9\x86\xd8',  # cut inside a character
+        jsonl_bytes({"title": "نول", "body": "خبر\u0000عن\u0000الموصل"})[0],
+        b"\xef\xbb\xbf" + jsonl_bytes({"title": "سطور", "body": "خبر عن كركوك\r\nسطر ثان"})[0],
+        jsonl_bytes({"body": "🔥" * 300})[0],
+        b"[" * 50_000 + b"]" * 50_000,
+        b'{"body": "\xff\xfe bad bytes"}',
+        jsonl_bytes({"title": "طويل", "body": "خبر عن الرمادي " + "م" * 80_000})[0],
+        jsonl_bytes({"title": "فراغات", "body": " " * 100_000 + "خبر عن تكريت"})[0],
+    ]
+    stream = tmp_path / "kcat.bin"
+    stream.write_bytes(b"".join(h + b"\x1e" + good(n) + b"\x1e" for n, h in enumerate(hostile)))
+    with stream.open("rb") as stdin:
+        subprocess.run(["kcat", "-P", "-b", pipe.settings.kafka_bootstrap, "-t", pipe.topics.raw, "-D", "\x1e",
+                        "-X", "message.max.bytes=16000000"], stdin=stdin, check=True, timeout=120)
+    pipe.wait(timeout_seconds=600)
+
+    docs = pipe.docs()
+    dead = pipe.dead_letters(expected=4)
+    assert {d["title"] for d in docs} >= {f"خبر رقم {n} عن الموصل" for n in range(len(hostile))}
+    assert {d["title"] for d in docs if d["source"] != "test"} == {"نول", "سطور", "طويل", "فراغات"}
+    assert sorted(d.error_type for d in dead) == ["invalid_json", "invalid_utf8", "invalid_utf8", "unsupported_language"]
+    assert len(docs) + len(dead) == 2 * len(hostile)
+    (nul,) = [d for d in docs if d["title"] == "نول"]
+    assert "\u0000" not in nul["body"]
