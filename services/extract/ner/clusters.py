@@ -1,4 +1,4 @@
-"""Word clusters for the CRF: k-means over PPMI-SVD word vectors learned from a news corpus.
+"""Word clusters for the offline recognizers (BiLSTM-CRF and CRF): k-means over PPMI-SVD word vectors learned from a news corpus.
 
 ``build_clusters`` reads JSON Lines (optionally gzipped) with a ``body`` (and ``title``) field,
 normalises and tokenises it like the recognizer, counts ±2-word co-occurrences with numpy/scipy,

@@ -13,7 +13,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from services.extract.ner.crf import bio_spans
 from services.extract.ner.train import read_conll
 
 

@@ -1,5 +1,6 @@
-"""Token features of the CRF recognizer: Arabic normalisation, clitic stripping, affixes,
-word shape, context, gazetteer matches, cue words and word clusters.
+"""Token features of the offline recognizers (the BiLSTM-CRF, the default, and the CRF): Arabic
+normalisation, clitic stripping, affixes, word shape, context, gazetteer matches, cue words and
+word clusters.
 
 Everything here is pure Python and works on one sentence (a list of token strings) at a time;
 :func:`sentence_features` is the single entry point used by training, evaluation and tagging.

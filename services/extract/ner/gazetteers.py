@@ -1,4 +1,5 @@
-"""Gazetteers of the CRF recognizer: build the name lists from their sources, store and load them.
+"""Gazetteers of the offline recognizers (BiLSTM-CRF and CRF): build the name lists from their
+sources, store and load them.
 
 Sources (see ``model/GAZETTEERS.md`` for licences):
 
@@ -167,8 +168,8 @@ def lexicon_from_sentences(sents, min_share: float = 0.5) -> tuple[set[tuple[str
     """
     from collections import Counter
 
-    from services.extract.ner.crf import bio_spans  # local: crf imports this module
-    from services.extract.ner.features import normalize, strip_prefix
+    from services.extract.ner.bio import bio_spans
+    from services.extract.ner.features import strip_prefix
 
     names: set[tuple[str, str]] = set()
     total: Counter[str] = Counter()

@@ -29,7 +29,7 @@ import numpy as np
 
 from services.extract.ner import clusters as clusters_mod
 from services.extract.ner import gazetteers as gaz_mod
-from services.extract.ner.crf import bio_spans, entity_key
+from services.extract.ner.bio import bio_spans
 from services.extract.ner.features import (
     CUE_ORG,
     CUE_PERS,
@@ -42,6 +42,7 @@ from services.extract.ner.features import (
     tokenize,
     word_forms,
 )
+from shared.arabic import entity_key
 from shared.schemas import ENTITY_LABELS, Entity
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
