@@ -25,7 +25,8 @@ from pathlib import Path
 
 from services.extract.ner.clusters import _texts
 from services.extract.ner.features import sentence_spans, tokenize
-from services.extract.ner.neural import NeuralRecognizer, doc_clues, propagate_labels
+from services.extract.ner.neural import NeuralRecognizer, propagate_labels
+from services.extract.ner.neural_features import doc_clues
 
 
 def article_sentences(text: str, max_len: int = 120) -> list[list[str]]:
@@ -108,7 +109,6 @@ def train_distilled(train: Path, w2v: Path, news: Path, out: Path, work: Path,
     with hard teacher labels on unlabelled in-domain text, i.e. self-training.
     Returns the student's training report plus the teacher and silver summaries."""
     from services.extract.ner import neural_train
-    from services.extract.ner.neural import merge_models
 
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
@@ -119,7 +119,7 @@ def train_distilled(train: Path, w2v: Path, news: Path, out: Path, work: Path,
         neural_train.run(train, w2v, path, None, epochs=teacher_epochs, seed=seed)
         members.append(path)
     teacher = work / "teachers.npz"
-    merge_models(members, teacher)
+    neural_train.merge_models(members, teacher)
     log(f"silver: tagging {articles} news articles with the {len(members)}-network teacher ...")
     silver = write_silver(teacher, news, work / "silver.jsonl", articles=articles)
     gold = len(neural_train.read_conll(train))
