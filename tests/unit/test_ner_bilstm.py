@@ -118,7 +118,7 @@ def test_ensemble_file_averages_members(tmp_path: Path) -> None:
     import json
 
     from services.extract.ner.neural_net import EnsembleNet
-    from services.extract.ner.neural_train import merge_models
+    from services.extract.ner.training.neural_train import merge_models
 
     a, b = _random_params(seed=1), _random_params(seed=2)
     b["word_emb"] = a["word_emb"]  # members share the frozen word vectors
@@ -140,7 +140,7 @@ def test_ensemble_file_averages_members(tmp_path: Path) -> None:
 def test_training_marginals_match_numpy() -> None:
     """The differentiable CRF marginals of the trainer (soft distillation) equal the numpy ones."""
     torch = pytest.importorskip("torch")
-    from services.extract.ner.neural_train import make_net
+    from services.extract.ner.training.neural_train import make_net
 
     cfg = {"char_dim": 2, "char_filters": 2, "cl_dim": 2, "dropout": 0.0, "hidden": 2}
     net = make_net(3, 3, 1, np.zeros((3, 4), np.float32), cfg)
@@ -156,7 +156,7 @@ def test_training_marginals_match_numpy() -> None:
 
 
 def test_silver_sentences_follow_the_recognizer() -> None:
-    from services.extract.ner.distill import article_sentences
+    from services.extract.ner.training.distill import article_sentences
 
     sents = article_sentences("زار الرئيس بغداد. ثم عاد إلى القاهرة.", max_len=3)
     assert all(0 < len(s) <= 3 for s in sents)
@@ -197,7 +197,7 @@ def test_shipped_bilstm_finds_entities(recognizer: NeuralRecognizer) -> None:
 @shipped
 @pytest.mark.corpus
 def test_bilstm_micro_f1_on_anercorp_test(recognizer: NeuralRecognizer) -> None:
-    from services.extract.ner.evaluate import evaluate
+    from services.extract.ner.training.evaluate import evaluate
 
     res = evaluate(recognizer, shared_file("data", "ner", "anercorp_camel_rebuilt", "test.txt"))
     assert res["tokens"] == 25008

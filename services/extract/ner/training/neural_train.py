@@ -2,8 +2,8 @@
 
 Command (from the repository root; torch is needed for training only)::
 
-    python -m services.extract.ner.embeddings ../shared/data/news/ant-20k.jsonl.gz /tmp/hadath-w2v.npz
-    python -m services.extract.ner.neural_train ../shared/data/ner/anercorp_camel_rebuilt/train.txt \
+    python -m services.extract.ner.training.embeddings ../shared/data/news/ant-20k.jsonl.gz /tmp/hadath-w2v.npz
+    python -m services.extract.ner.training.neural_train ../shared/data/ner/anercorp_camel_rebuilt/train.txt \
         --w2v /tmp/hadath-w2v.npz
 
 ``--dev-fold k`` holds out the k-th contiguous sixth of TRAIN and reports its micro F1 after
@@ -13,7 +13,7 @@ model is trained on every training sentence for ``--epochs`` epochs and written 
 different ``--seed`` into one ensemble file (mean emissions and transitions).
 
 Distillation: ``--silver FILE`` (news articles tagged by a teacher ensemble, written by
-:mod:`services.extract.ner.distill`) adds silver sentences to the gold ones; every epoch sees
+:mod:`services.extract.ner.training.distill`) adds silver sentences to the gold ones; every epoch sees
 all gold sentences and a fresh random sample of ``--silver-per-epoch`` silver sentences
 (weight ``--silver-weight``). ``--soft w`` (needs a file written with ``distill --soft``) mixes
 the hard-label CRF loss of silver sentences with the cross-entropy between the teacher's and the
@@ -37,7 +37,7 @@ from services.extract.ner import gazetteers as gaz_mod
 from services.extract.ner.features import DOC_WINDOW, document_contexts, word_info
 from services.extract.ner.neural import DEFAULT_NEURAL_PATH
 from services.extract.ner.neural_features import MAX_CHARS, Featurizer, pad_batch
-from services.extract.ner.train import read_conll
+from services.extract.ner.training.corpora import read_conll
 
 TAGS = ["O", "B-PERS", "I-PERS", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC"]
 DEFAULTS = {"epochs": 20, "batch": 16, "lr": 1e-3, "hidden": 96, "char_filters": 64,
@@ -96,7 +96,7 @@ def featurize(feat: Featurizer, sents: Sequence[Sequence[str]]) -> list[dict]:
 
 
 def read_silver(path: Path, limit: int | None = None) -> list[list[tuple]]:
-    """Articles of a silver file written by :mod:`services.extract.ner.distill`: per sentence
+    """Articles of a silver file written by :mod:`services.extract.ner.training.distill`: per sentence
     (tokens, tags, teacher marginals or None)."""
     out = []
     with Path(path).open(encoding="utf-8") as fh:
@@ -396,7 +396,7 @@ def main(argv: Sequence[str] | None = None) -> None:  # pragma: no cover
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--dev-fold", type=int, default=None)
     ap.add_argument("--silver", type=Path, default=None,
-                    help="silver articles (services.extract.ner.distill) added to the gold data")
+                    help="silver articles (services.extract.ner.training.distill) added to the gold data")
     for k, v in DEFAULTS.items():
         ap.add_argument("--" + k.replace("_", "-"), type=type(v), default=v)
     args = ap.parse_args(argv)
