@@ -531,15 +531,10 @@ def _babel_names(name: str) -> list[str]:
     return [n.strip() for n in names if n.strip()]
 
 
-_GAZ: PlaceGazetteer | None = None
-
-
+@lru_cache(maxsize=1)
 def get_gazetteer() -> PlaceGazetteer:
     """The process-wide gazetteer (built on first use, ~1 s)."""
-    global _GAZ
-    if _GAZ is None:
-        _GAZ = PlaceGazetteer()
-    return _GAZ
+    return PlaceGazetteer()
 
 
 class GazetteerRecognizer:
