@@ -433,7 +433,7 @@ def train_ner(train: Annotated[Path, typer.Argument(help="CoNLL 'word TAG' train
     """Train an offline recognizer (see services/extract/ner/model/MODEL_CARD.md): the BiLSTM-CRF
     (word2vec vectors from --news first, cached under HADATH_HOME) or the CRF."""
     if model == "crf":
-        from services.extract.ner.train import train_main
+        from services.extract.ner.training.train import train_main
 
         out.print_json(data=train_main(train, out_path))
         return
@@ -448,7 +448,7 @@ def train_ner(train: Annotated[Path, typer.Argument(help="CoNLL 'word TAG' train
     except ImportError as exc:
         console.print(f"[red]training the BiLSTM needs torch and gensim: pip install -e '.\\[ner-train]' ({exc})[/]")
         raise typer.Exit(2) from exc
-    from services.extract.ner import embeddings, neural_train
+    from services.extract.ner.training import embeddings, neural_train
 
     if not w2v.exists():
         if not news.exists():
@@ -459,7 +459,7 @@ def train_ner(train: Annotated[Path, typer.Argument(help="CoNLL 'word TAG' train
         embeddings.build(news, w2v)
     target = out_path or neural_train.DEFAULT_NEURAL_PATH
     if distill:
-        from services.extract.ner.distill import train_distilled
+        from services.extract.ner.training.distill import train_distilled
 
         if not news.exists():
             console.print(f"[red]news corpus not found: {news} (give --news, or --no-distill)[/]")
@@ -476,7 +476,7 @@ def eval_ner(gold: Annotated[Path, typer.Argument(help="CoNLL 'word TAG' gold fi
              as_json: bool = typer.Option(False, "--json")) -> None:
     """Entity-level precision, recall and F1 (conlleval rules) of the configured recognizer
     (HADATH_RECOGNIZER)."""
-    from services.extract.ner.evaluate import eval_main
+    from services.extract.ner.training.evaluate import eval_main
 
     raise typer.Exit(eval_main(gold, as_json, recognizer=_settings().recognizer))
 

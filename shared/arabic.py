@@ -14,7 +14,10 @@ Sources
 * CAMeL Tools 1.6 (NYU Abu Dhabi, MIT licence):
 
   - ``camel_tools.utils.charsets.AR_DIAC_CHARSET`` — the diacritic set (U+064B..U+0652,
-    U+0670) is imported and deleted by the table (the table extends it to U+0653..U+065F);
+    U+0670) is deleted by the table (the table extends it to U+0653..U+065F); it is written
+    out here (:data:`_AR_DIAC`, a test checks it equals CAMeL's) because importing
+    ``camel_tools.utils.charsets`` scans all of Unicode (~0.6 s for every stage that imports
+    this module);
   - ``camel_tools.utils.normalize.normalize_alef_ar``/``normalize_alef_maksura_ar``/
     ``normalize_teh_marbuta_ar`` — the same alef, alef-maksura and teh-marbuta folds are made
     here as table entries (so they can also be emitted as char-filter rules);
@@ -83,10 +86,10 @@ from collections.abc import Callable, Mapping
 from itertools import compress
 from types import MappingProxyType
 
-from camel_tools.utils.charsets import AR_DIAC_CHARSET
-
 __all__ = [
     "NORMALIZATION_TABLE",
+    "ARABIC_MARKS",
+    "fold_table",
     "PROCLITICS",
     "ARTICLE",
     "PROTECTED_NAMES",
@@ -110,6 +113,15 @@ def _crange(first: int, last: int) -> str:
     """All characters from code point ``first`` to ``last`` inclusive."""
     return "".join(chr(c) for c in range(first, last + 1))
 
+
+#: CAMeL Tools' ``AR_DIAC_CHARSET`` (harakat, shadda, sukun, superscript alef), written out.
+_AR_DIAC = "\u064b\u064c\u064d\u064e\u064f\u0650\u0651\u0652\u0670"
+
+#: Arabic marks and tatweel: harakat, shadda, sukun and the other marks U+064B..U+065F,
+#: superscript alef U+0670, Quranic marks U+0610..U+061A and U+06D6..U+06ED, tatweel U+0640.
+#: The table deletes every one of them; :func:`fold_table` of this string strips only them.
+ARABIC_MARKS: str = (_crange(0x0610, 0x061A) + _crange(0x064B, 0x065F) + "\u0670"
+                     + _crange(0x06D6, 0x06ED) + "\u0640")
 
 ALEF = "\u0627"
 WAW = "\u0648"
@@ -140,7 +152,7 @@ _GROUPS: list[tuple[str, str]] = [
     ("\u06a8\u06a7", "\u0642"),             # ڨ ڧ → ق
     # --- tatweel and marks ---------------------------------------------------------------
     ("\u0640", ""),                                        # tatweel
-    ("".join(sorted(AR_DIAC_CHARSET)), ""),                # CAMeL: harakat, shadda, sukun, U+0670
+    (_AR_DIAC, ""),                                        # CAMeL: harakat, shadda, sukun, U+0670
     (_crange(0x064B, 0x065F), ""),                         # + madda/hamza above/below, etc.
     (_crange(0x0610, 0x061A), ""),                         # Quranic honorifics / small marks
     (_crange(0x06D6, 0x06ED), ""),                         # Quranic annotation marks
@@ -206,6 +218,23 @@ _TABLE: dict[str, str] = _build_table()
 #: Single characters → replacement ('' = delete). Immutable; every key is one BMP character and
 #: no replacement contains a key (one pass = fixpoint). See the module docstring for choices.
 NORMALIZATION_TABLE: Mapping[str, str] = MappingProxyType(_TABLE)
+
+
+
+def fold_table(chars: str) -> dict[int, str]:
+    """A ``str.translate`` table applying only the :data:`NORMALIZATION_TABLE` entries of
+    ``chars``: a partial fold for a caller that must fold fewer characters than
+    :func:`normalize` (the NER features, whose models were trained on such a fold). Every
+    replacement comes from the table, so a letter's normalization is changed in one place.
+
+    Raises:
+        KeyError: if a character of ``chars`` is not a key of the table.
+    """
+    missing = sorted({c for c in chars if c not in _TABLE})
+    if missing:
+        raise KeyError(f"not in NORMALIZATION_TABLE: {[f'U+{ord(c):04X}' for c in missing]}")
+    return {ord(c): _TABLE[c] for c in chars}
+
 
 # str.translate table as a 64K list (BMP code point -> replacement, identity elsewhere): with
 # a dict every character NOT in the table costs a raised-and-caught KeyError, which makes

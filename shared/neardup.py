@@ -87,8 +87,9 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
+from functools import lru_cache
+
 import numpy as np
-from datasketch import MinHash
 
 from shared.arabic import normalize, tokenize_spans
 
@@ -135,12 +136,22 @@ SIG_CHARS = 1 + 4 * (((NUM_PERM + 1) * 4 + 2) // 3)
 assert BANDS * ROWS == NUM_PERM
 
 _SCHEME = "affine32"  # pinned: datasketch's default may change; values must not
-_TEMPLATE = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=_SCHEME)
-_PERMUTATIONS = _TEMPLATE.permutations
 _DTYPE = np.dtype("<u4")
 _EMPTY: np.ndarray = np.zeros(0, dtype=_DTYPE)
 # Sentence ends in normalized text (normalize maps ؟ → ?, ۔ → .).
 _SENT_SPLIT_RE = re.compile(r"[.!?\u2026\n]+")
+
+
+@lru_cache(maxsize=1)
+def _minhash_factory():
+    """A function making empty MinHash objects that share one set of permutations.
+
+    datasketch (about 0.5 s of imports) and the permutations are loaded on the first signature,
+    not on import: the index stage and the index template only compare and band signatures."""
+    from datasketch import MinHash
+
+    permutations = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=_SCHEME).permutations
+    return lambda: MinHash(num_perm=NUM_PERM, seed=SEED, scheme=_SCHEME, permutations=permutations)
 
 
 def words(text: str) -> list[str]:
@@ -193,7 +204,7 @@ def signature(text: str) -> str:
         flat = " ".join(" ".join(w) for w in sents)
         digest = hashlib.blake2b(flat.encode("utf-8"), digest_size=16).hexdigest()
         return "x" + digest
-    m = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=_SCHEME, permutations=_PERMUTATIONS)
+    m = _minhash_factory()()
     m.update_batch([s.encode("utf-8") for s in sh])
     blob = np.concatenate([np.array([min(len(sh), 0xFFFFFFFF)], dtype=_DTYPE),
                            m.hashvalues.astype(_DTYPE)])

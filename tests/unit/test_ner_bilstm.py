@@ -1,4 +1,5 @@
-"""Tests of the numpy BiLSTM-CRF recognizer (``services.extract.ner.neural``)."""
+"""Tests of the numpy BiLSTM-CRF recognizer (``services.extract.ner.neural`` with its featurizer
+``neural_features`` and network ``neural_net``)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.extract.ner.neural import (
-    DEFAULT_NEURAL_PATH,
-    BiLstmCrf,
-    Featurizer,
-    NeuralRecognizer,
-    pad_batch,
-    token_flags,
-)
+from services.extract.ner.neural import DEFAULT_NEURAL_PATH, NeuralRecognizer
+from services.extract.ner.neural_features import Featurizer, pad_batch, token_flags
+from services.extract.ner.neural_net import BiLstmCrf
 from services.extract.recognize import Recognizer
 from tests.conftest import shared_file
 
@@ -121,7 +117,8 @@ def test_viterbi_and_marginals_agree_with_brute_force() -> None:
 def test_ensemble_file_averages_members(tmp_path: Path) -> None:
     import json
 
-    from services.extract.ner.neural import EnsembleNet, merge_models
+    from services.extract.ner.neural_net import EnsembleNet
+    from services.extract.ner.training.neural_train import merge_models
 
     a, b = _random_params(seed=1), _random_params(seed=2)
     b["word_emb"] = a["word_emb"]  # members share the frozen word vectors
@@ -143,7 +140,7 @@ def test_ensemble_file_averages_members(tmp_path: Path) -> None:
 def test_training_marginals_match_numpy() -> None:
     """The differentiable CRF marginals of the trainer (soft distillation) equal the numpy ones."""
     torch = pytest.importorskip("torch")
-    from services.extract.ner.neural_train import make_net
+    from services.extract.ner.training.neural_train import make_net
 
     cfg = {"char_dim": 2, "char_filters": 2, "cl_dim": 2, "dropout": 0.0, "hidden": 2}
     net = make_net(3, 3, 1, np.zeros((3, 4), np.float32), cfg)
@@ -159,7 +156,7 @@ def test_training_marginals_match_numpy() -> None:
 
 
 def test_silver_sentences_follow_the_recognizer() -> None:
-    from services.extract.ner.distill import article_sentences
+    from services.extract.ner.training.distill import article_sentences
 
     sents = article_sentences("زار الرئيس بغداد. ثم عاد إلى القاهرة.", max_len=3)
     assert all(0 < len(s) <= 3 for s in sents)
@@ -200,7 +197,7 @@ def test_shipped_bilstm_finds_entities(recognizer: NeuralRecognizer) -> None:
 @shipped
 @pytest.mark.corpus
 def test_bilstm_micro_f1_on_anercorp_test(recognizer: NeuralRecognizer) -> None:
-    from services.extract.ner.evaluate import evaluate
+    from services.extract.ner.training.evaluate import evaluate
 
     res = evaluate(recognizer, shared_file("data", "ner", "anercorp_camel_rebuilt", "test.txt"))
     assert res["tokens"] == 25008
@@ -214,7 +211,7 @@ def test_fast_flag_ids_equal_the_named_flags_training_uses(recognizer: NeuralRec
     import json as _json
 
     from services.extract.ner.features import sentence_spans, tokenize, word_forms
-    from services.extract.ner.neural import context_flags, doc_clues
+    from services.extract.ner.neural_features import context_flags, doc_clues
 
     feat = recognizer.feat
     fi = feat.flag_index

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from services.extract.ner.crf import DEFAULT_MODEL_PATH, CrfRecognizer, bio_spans
-from services.extract.ner.evaluate import evaluate
+from services.extract.ner.bio import bio_spans
+from services.extract.ner.crf import DEFAULT_MODEL_PATH, CrfRecognizer
+from services.extract.ner.training.evaluate import evaluate
 from services.extract.ner.features import (
     normalize,
     sentence_features,

@@ -1,15 +1,16 @@
-"""``CrfRecognizer``: the default offline recognizer (a CRF trained on ANERcorp).
+"""``CrfRecognizer``: the second offline recognizer, a CRF trained on ANERcorp
+(``HADATH_RECOGNIZER=crf``; the default is the BiLSTM-CRF of :mod:`services.extract.ner.neural`).
 
 Text is split into word spans of the original string (punctuation split off, offsets kept),
 into sentences, tagged with BIO labels by python-crfsuite, and decoded into
 :class:`~shared.schemas.Entity` objects whose ``score`` is the mean marginal probability of the
-predicted tags over the entity's tokens.
+predicted tags over the entity's tokens. Tags are decoded by :mod:`services.extract.ner.bio`;
+``Entity.normalized`` is :func:`shared.arabic.entity_key` of the mention.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pycrfsuite
 
 from services.extract.ner import clusters as clusters_mod
 from services.extract.ner import gazetteers as gaz_mod
+from services.extract.ner.bio import bio_spans
 from services.extract.ner.features import (
     DOC_WINDOW,
     document_contexts,
@@ -26,44 +28,15 @@ from services.extract.ner.features import (
     tokenize,
     word_info,
 )
+from shared.arabic import entity_key
 from shared.schemas import ENTITY_LABELS, Entity
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
 DEFAULT_MODEL_PATH = MODEL_DIR / "anercorp-crf.crfsuite"
 
-try:  # canonical entity key shared across services (written by another module)
-    from shared.arabic import entity_key as _entity_key
-except ImportError:  # pragma: no cover - fallback until shared.arabic exists
-    _entity_key = None
-
 # documents with more (key, signal) pairs than this get their unknown document signals dropped
 # (see CrfRecognizer._known_doc_signals); an ordinary article has a few thousand
 _DOC_FILTER_FROM = 5_000
-
-_DIAC = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u0640]")
-_ALEF = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا"})
-
-
-def entity_key(text: str) -> str:
-    """Canonical key of an entity mention (``shared.arabic.entity_key`` when available)."""
-    if _entity_key is not None:
-        return _entity_key(text)
-    return " ".join(_DIAC.sub("", text).translate(_ALEF).split())
-
-
-def bio_spans(tags: Sequence[str]) -> list[tuple[int, int, str]]:
-    """``(first, last_exclusive, label)`` token ranges of BIO ``tags`` (conlleval-style: an
-    ``I-X`` after ``O`` or another label starts a new entity)."""
-    out: list[tuple[int, int, str]] = []
-    start, label = -1, None
-    for i, t in enumerate((*tags, "O")):
-        prefix, _, lab = t.partition("-")
-        if label is not None and (prefix in ("B", "O") or lab != label):
-            out.append((start, i, label))
-            label = None
-        if prefix in ("B", "I") and label is None:
-            start, label = i, lab
-    return out
 
 
 class CrfRecognizer:

@@ -1,5 +1,6 @@
-"""Token features of the CRF recognizer: Arabic normalisation, clitic stripping, affixes,
-word shape, context, gazetteer matches, cue words and word clusters.
+"""Token features of the offline recognizers (the BiLSTM-CRF, the default, and the CRF): Arabic
+normalisation, clitic stripping, affixes, word shape, context, gazetteer matches, cue words and
+word clusters.
 
 Everything here is pure Python and works on one sentence (a list of token strings) at a time;
 :func:`sentence_features` is the single entry point used by training, evaluation and tagging.
@@ -11,16 +12,27 @@ import re
 from functools import lru_cache
 from collections.abc import Mapping, Sequence
 
-# --------------------------------------------------------------------------- normalisation
+from shared.arabic import ARABIC_MARKS, fold_table
 
-_DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")  # + tatweel
-_FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه"})
-_ARABIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+# --------------------------------------------------------------------------- normalisation
+# The features' fold is a SUBSET of shared.arabic's one table (every replacement comes from it,
+# see :func:`shared.arabic.fold_table`): Arabic marks and tatweel deleted, the alef forms → ا,
+# ى → ي, ة → ه, Arabic-Indic digits → ASCII; then ``str.lower``. The shipped models were trained
+# on exactly this fold, so it does NOT take the rest of the table (hamza ء ؤ ئ, Persian/Urdu
+# letters, punctuation, invisible marks, spaces): ``normalize`` here differs from
+# ``shared.arabic.normalize`` on those, by design (tests/unit/test_ner_folds.py checks both the
+# subset and that the fold is the one the models were trained with).
+
+FOLD_CHARS = (ARABIC_MARKS + "\u0623\u0625\u0622\u0671"  # أ إ آ ٱ
+              + "\u0649\u0629"                             # ى ة
+              + "٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹")
+_FOLD = fold_table(FOLD_CHARS)
 
 
 def normalize(word: str) -> str:
-    """Orthographic key of a word: diacritics and tatweel off, alef/yeh/teh-marbuta folded."""
-    return _DIACRITICS.sub("", word).translate(_FOLD).translate(_ARABIC_DIGITS).lower()
+    """Orthographic key of a word: diacritics and tatweel off, alef/yeh/teh-marbuta folded,
+    Arabic-Indic digits to ASCII, lowercased (the :data:`FOLD_CHARS` part of the shared table)."""
+    return word.translate(_FOLD).lower()
 
 
 # Conjunction / preposition / article prefixes, longest first (normalised forms).

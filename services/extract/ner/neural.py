@@ -1,18 +1,19 @@
-"""``NeuralRecognizer``: a BiLSTM-CRF tagger with character CNN, word2vec embeddings and the
-CRF's gazetteer / cue / cluster / document clues, run with **numpy only** (no torch at run time).
+"""``NeuralRecognizer``, the default recognizer (``HADATH_RECOGNIZER=bilstm``): a BiLSTM-CRF
+tagger with character CNN, word2vec embeddings and the gazetteer / cue / cluster / document
+clues, run with **numpy only** (no torch at run time), and its post-processing.
 
-The network is trained with torch by :mod:`services.extract.ner.neural_train` and exported to
-``model/anercorp-bilstm.npz``. Inference here mirrors the torch modules exactly:
+The network is trained with torch by :mod:`services.extract.ner.training.neural_train` and
+exported to ``model/anercorp-bilstm.npz``. At run time:
 
-* per token: word embedding of the normalised form and of the form without proclitics, a
-  character CNN (max-pooled) over the normalised form, embeddings of the three word-cluster ids,
-  and a multi-hot vector of discrete clues (gazetteer matches on the token and its neighbours,
-  cue words before it, shape, proclitics, corpus frequency, document clues);
-* one bidirectional LSTM layer (PyTorch gate order i, f, g, o), batched over sentences;
-* a linear layer to BIO tag scores and a linear-chain CRF (Viterbi decoding; forward-backward
-  marginals give each entity's ``score``);
-* document consistency (:func:`propagate_labels`): a name tagged somewhere in the article is
-  tagged with its majority label where it recurs untagged.
+* :mod:`services.extract.ner.neural_features` turns the tokens of each sentence into arrays;
+* :mod:`services.extract.ner.neural_net` runs the network (:class:`BiLstmCrf`, or
+  :class:`EnsembleNet` for a file of several networks): Viterbi decoding gives the tags,
+  forward-backward marginals each entity's ``score``;
+* post-processing here: document consistency (:func:`propagate_labels`: a name tagged somewhere
+  in the article is tagged with its majority label where it recurs untagged) and the nisba rule
+  (:func:`extend_nisba`: a person's name goes on through a following ``ال…ي`` word);
+* tags are decoded by :mod:`services.extract.ner.bio`; ``Entity.normalized`` is
+  :func:`shared.arabic.entity_key` of the mention.
 
 A model file may hold several networks trained with different seeds (``neural_train merge``):
 their emissions and transitions are averaged (+0.9 F1 on a held-out train fold, but about half
@@ -22,521 +23,36 @@ the speed, so the shipped file holds one network). See ``model/MODEL_CARD.md``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from services.extract.ner import clusters as clusters_mod
 from services.extract.ner import gazetteers as gaz_mod
-from services.extract.ner.crf import bio_spans, entity_key
-from services.extract.ner.features import (
-    CUE_ORG,
-    CUE_PERS,
-    DOC_WINDOW,
-    cue_kinds,
-    gazetteer_matches,
-    local_signals,
-    sentence_spans,
-    shape,
-    tokenize,
-    word_forms,
-)
+from services.extract.ner.bio import bio_spans
+from services.extract.ner.features import DOC_WINDOW, sentence_spans, tokenize, word_forms
+from services.extract.ner.neural_features import Featurizer, doc_clues, pad_batch
+from services.extract.ner.neural_net import BiLstmCrf, EnsembleNet
+from shared.arabic import entity_key
 from shared.schemas import ENTITY_LABELS, Entity
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
 DEFAULT_NEURAL_PATH = MODEL_DIR / "anercorp-bilstm.npz"
-MAX_CHARS = 20
-PAD, UNK = 0, 1
-_DOC_SIGNALS = ("cP", "cO", "cL", "pre", "gLOC", "gORG", "gPERS")
-
-
-# --------------------------------------------------------------------------- featurisation
-
-def static_flags(tok: str, w: str, np_: str, counts) -> list[str]:
-    """Context-free clues of a token: shape, article, proclitics, corpus frequency, article ratio."""
-    f = ["sh=" + shape(tok)]
-    if w.startswith("ال"):
-        f.append("al")
-    if np_ != w:
-        f.append("pre=" + w[: len(w) - len(np_)])
-    if counts:
-        c = counts.get(w, 0)
-        f.append("fq=" + str(min(c.bit_length(), 16) // 2))
-        if not np_.startswith("ال") and len(np_) > 1:
-            bare = counts.get(np_, 0)
-            al = counts.get("ال" + np_, 0)
-            f.append("alr=" + (str(int(4 * al / (bare + al))) if bare + al >= 5 else "rare"))
-    return f
-
-
-def context_flags(norms: Sequence[str], nopre: Sequence[str], gz: Sequence[Sequence[str]],
-                  doc=None, own=None) -> list[list[str]]:
-    """Clues of every token from its sentence and document: gazetteer matches on it and its
-    neighbours, cue words before it, sentence edges, document clues."""
-    n = len(norms)
-    out: list[list[str]] = []
-    for i in range(n):
-        f = list(gz[i])
-        if i > 0:
-            f.extend("-1" + g for g in gz[i - 1])
-            f.extend("cue" + kind for kind in cue_kinds(norms[i - 1], nopre[i - 1]))
-        else:
-            f.append("bos")
-        if i + 1 < n:
-            f.extend("+1" + g for g in gz[i + 1])
-        else:
-            f.append("eos")
-        if i > 1:
-            pp = nopre[i - 2]
-            if pp in CUE_PERS:
-                f.append("cueP2")
-            if pp in CUE_ORG:
-                f.append("cueO2")
-        if own is not None and own[i][0] is not None:
-            key, mine = own[i]
-            other = doc.get(key) or {}
-            for sg in _DOC_SIGNALS:
-                if other.get(sg, 0) > mine.count(sg):
-                    f.append("d:" + sg)
-        out.append(f)
-    return out
-
-
-def token_flags(norms: Sequence[str], nopre: Sequence[str], tokens: Sequence[str],
-                gz: Sequence[Sequence[str]], counts, doc=None, own=None) -> list[list[str]]:
-    """Names of the discrete clues of every token of a sentence (mapped to a multi-hot vector)."""
-    ctx = context_flags(norms, nopre, gz, doc, own)
-    return [static_flags(t, w, p, counts) + c
-            for t, w, p, c in zip(tokens, norms, nopre, ctx, strict=True)]
-
-
-_DOC_SET = frozenset(_DOC_SIGNALS)
-
-
-def doc_clues(sentences: Sequence[Sequence[str]], gzs, window: int | None):
-    """Per sentence: its :func:`local_signals` and ``doc key -> {signal: count}`` of the document
-    clues the network reads, over the document (``window`` sentences either side, or all of
-    them when None). Same counts as :func:`features.document_contexts` for those signals."""
-    locs = [local_signals([word_forms(t)[0] for t in s], g) for s, g in zip(sentences, gzs, strict=True)]
-    per_sent: list[dict[str, dict[str, int]]] = []
-    for loc in locs:
-        d: dict[str, dict[str, int]] = {}
-        for key, sig in loc:
-            if key is None:
-                continue
-            c = d.get(key)
-            if c is None:
-                c = d[key] = {}
-            for sg in sig:
-                if sg in _DOC_SET:
-                    c[sg] = c.get(sg, 0) + 1
-        per_sent.append(d)
-
-    def merged(parts):
-        tot: dict[str, dict[str, int]] = {}
-        for d in parts:
-            for k, c in d.items():
-                t = tot.get(k)
-                if t is None:
-                    tot[k] = dict(c)
-                else:
-                    for sg, v in c.items():
-                        t[sg] = t.get(sg, 0) + v
-        return tot
-
-    n = len(per_sent)
-    if window is None:
-        total = merged(per_sent)
-        return locs, [total] * n
-    return locs, [merged(per_sent[max(0, i - window) : i + window + 1]) for i in range(n)]
-
-
-class Featurizer:
-    """Turns token lists into the integer / multi-hot arrays the network reads."""
-
-    def __init__(self, words: Sequence[str], chars: Sequence[str], flags: Sequence[str],
-                 gaz, gaz_max: int, clusters) -> None:
-        self.word_index = {w: i for i, w in enumerate(words)}
-        self.char_index = {c: i for i, c in enumerate(chars)}
-        self.flag_index = {f: i for i, f in enumerate(flags)}
-        self.n_flags = len(flags)
-        self.gaz, self.gaz_max = gaz, gaz_max
-        self.clusters = clusters
-        self.counts = getattr(clusters, "counts", None) or {}
-        self._char_cache: dict[str, list[int]] = {}
-        self._static_cache: dict[str, list[int]] = {}
-        self._cl_cache: dict[str, tuple[int, int, int]] = {}
-        self._cue_cache: dict[str, tuple[list[int], list[int]]] = {}
-
-    def gz(self, tokens: Sequence[str]) -> list[list[str]]:
-        return gazetteer_matches([word_forms(t)[0] for t in tokens], self.gaz, self.gaz_max)
-
-    def _chars(self, w: str) -> list[int]:
-        ids = self._char_cache.get(w)
-        if ids is None:
-            ids = [self.char_index.get(c, UNK) for c in w[:MAX_CHARS]] or [UNK]
-            if len(self._char_cache) < 500_000:
-                self._char_cache[w] = ids
-        return ids
-
-    def _cl(self, w: str, np_: str) -> tuple[int, int, int]:
-        hit = self._cl_cache.get(w)
-        if hit is None:
-            ids = self.clusters.get(w) or self.clusters.get(np_)
-            hit = tuple(int(c[1:]) + 1 for c in ids) if ids else (0, 0, 0)
-            if len(self._cl_cache) < 500_000:
-                self._cl_cache[w] = hit
-        return hit
-
-    def _cue_ids(self, w: str, np_: str) -> tuple[list[int], list[int]]:
-        """Flag ids a word gives the next token (``cueP``/``cueO``/``cueL``) and the token after
-        it (``cueP2``/``cueO2``), as :func:`context_flags` names them (cached per word)."""
-        hit = self._cue_cache.get(w)
-        if hit is None:
-            fi = self.flag_index
-            one = [fi[f] for f in ("cue" + k for k in cue_kinds(w, np_)) if f in fi]
-            two = [fi[f] for f, cues in (("cueP2", CUE_PERS), ("cueO2", CUE_ORG))
-                   if np_ in cues and f in fi]
-            hit = (one, two)
-            if len(self._cue_cache) < 500_000:
-                self._cue_cache[w] = hit
-        return hit
-
-    def context_ids(self, norms: Sequence[str], nopre: Sequence[str], gz: Sequence[Sequence[str]],
-                    doc=None, own=None) -> list[list[int]]:
-        """Flag ids of :func:`context_flags` (the same set per token, unknown flags dropped),
-        computed without building the flag strings: the recognizer's hot path."""
-        fi = self.flag_index
-        n = len(norms)
-        cues = [self._cue_ids(w, p) for w, p in zip(norms, nopre, strict=True)]
-        bos, eos = fi.get("bos"), fi.get("eos")
-        out: list[list[int]] = []
-        for i in range(n):
-            ids = [fi[g] for g in gz[i] if g in fi] if gz[i] else []
-            if i > 0:
-                if gz[i - 1]:
-                    ids.extend(fi[f] for f in ("-1" + g for g in gz[i - 1]) if f in fi)
-                ids.extend(cues[i - 1][0])
-            elif bos is not None:
-                ids.append(bos)
-            if i + 1 < n:
-                if gz[i + 1]:
-                    ids.extend(fi[f] for f in ("+1" + g for g in gz[i + 1]) if f in fi)
-            elif eos is not None:
-                ids.append(eos)
-            if i > 1:
-                ids.extend(cues[i - 2][1])
-            if own is not None and own[i][0] is not None:
-                key, mine = own[i]
-                other = doc.get(key)
-                if other:
-                    for sg in _DOC_SIGNALS:
-                        if other.get(sg, 0) > mine.count(sg):
-                            j = fi.get("d:" + sg)
-                            if j is not None:
-                                ids.append(j)
-            out.append(ids)
-        return out
-
-    def sentence(self, tokens: Sequence[str], doc=None, gz=None, own=None) -> dict:
-        """Arrays of one sentence: ``w``, ``np`` (n,), ``ch`` list of char id lists, ``cl`` (n, 3),
-        ``fl`` list of flag index lists."""
-        infos = [word_forms(t) for t in tokens]
-        norms = [x[0] for x in infos]
-        nopre = [x[1] for x in infos]
-        if gz is None:
-            gz = gazetteer_matches(norms, self.gaz, self.gaz_max) if self.gaz else [[] for _ in norms]
-        if own is None:
-            own = local_signals(norms, gz) if doc else None
-        elif not doc:
-            own = None
-        fi = self.flag_index
-        ctx = self.context_ids(norms, nopre, gz, doc, own)
-        fl = []
-        for t, w, p, c in zip(tokens, norms, nopre, ctx, strict=True):
-            st = self._static_cache.get(t)
-            if st is None:
-                st = [fi[f] for f in static_flags(t, w, p, self.counts) if f in fi]
-                if len(self._static_cache) < 500_000:
-                    self._static_cache[t] = st
-            fl.append(st + c)
-        wi = self.word_index
-        return {
-            "key": norms,
-            "w": [wi.get(w, UNK) for w in norms],
-            "np": [wi.get(p, wi.get(w, UNK)) for w, p in zip(norms, nopre, strict=True)],
-            "ch": [self._chars(w) for w in norms],
-            "cl": [self._cl(w, p) for w, p in zip(norms, nopre, strict=True)],
-            "fl": fl,
-        }
-
-
-def pad_batch(items: Sequence[dict], n_flags: int, dedupe: bool = False) -> dict[str, np.ndarray]:
-    """Padded arrays of a batch of :meth:`Featurizer.sentence` outputs (``mask`` (B, T)).
-
-    With ``dedupe`` the characters are given once per distinct word (``uch`` (U, L) and the
-    index ``u`` (B, T)) instead of per token (``ch`` (B, T, L))."""
-    B = len(items)
-    T = max(len(x["w"]) for x in items)
-    w = np.zeros((B, T), np.int64)
-    npw = np.zeros((B, T), np.int64)
-    cl = np.zeros((B, T, 3), np.int64)
-    fl = np.zeros((B, T, n_flags), np.float32)
-    mask = np.zeros((B, T), bool)
-    out = {"w": w, "np": npw, "cl": cl, "fl": fl, "mask": mask}
-    if dedupe:
-        u = np.zeros((B, T), np.int64)
-        uniq: dict[str, int] = {}
-        rows: list[list[int]] = []
-        first: list[tuple[int, int]] = []
-    else:
-        ch = np.zeros((B, T, MAX_CHARS), np.int64)
-    fb: list[int] = []  # (batch, time, flag) coordinates of the multi-hot clues, set at once
-    ft: list[int] = []
-    ff: list[int] = []
-    for b, x in enumerate(items):
-        n = len(x["w"])
-        w[b, :n] = x["w"]
-        npw[b, :n] = x["np"]
-        cl[b, :n] = x["cl"]
-        mask[b, :n] = True
-        if dedupe:
-            for t, (k, ids) in enumerate(zip(x["key"], x["ch"], strict=True)):
-                j = uniq.get(k)
-                if j is None:
-                    j = uniq[k] = len(rows)
-                    rows.append(ids)
-                    first.append((b, t))
-                u[b, t] = j
-        else:
-            for t, ids in enumerate(x["ch"]):
-                ch[b, t, : len(ids)] = ids
-        for t, ids in enumerate(x["fl"]):
-            fb.extend([b] * len(ids))
-            ft.extend([t] * len(ids))
-            ff.extend(ids)
-    fl[fb, ft, ff] = 1.0
-    if dedupe:
-        uch = np.zeros((len(rows), MAX_CHARS), np.int64)
-        for j, ids in enumerate(rows):
-            uch[j, : len(ids)] = ids
-        ub, ut = np.array(first, np.int64).reshape(-1, 2).T
-        out["u"], out["uch"] = u, uch
-        out["ukeys"] = list(uniq)
-        out["uw"], out["unp"], out["ucl"] = w[ub, ut], npw[ub, ut], cl[ub, ut]
-    else:
-        out["ch"] = ch
-    return out
-
-
-# --------------------------------------------------------------------------- numpy network
-
-def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
-    m = a.max(axis=axis, keepdims=True)
-    return (m + np.log(np.exp(a - m).sum(axis=axis, keepdims=True))).squeeze(axis)
-
-
-class BiLstmCrf:
-    """The exported network (weights from an ``.npz``) with numpy forward, Viterbi and marginals."""
-
-    def __init__(self, params: Mapping) -> None:
-        p = {k: np.asarray(v, np.float32) for k, v in params.items()}
-        self.p = p
-        self._cache: dict[str, np.ndarray] = {}
-        if "lstm_w_ih" in p:
-            H = p["lstm_w_hh"].shape[1]
-            self.H = H
-            # sigmoid(z) = (1 + tanh(z / 2)) / 2: halve the i, f, o rows so one tanh serves all gates
-            half = np.full(4 * H, 0.5, np.float32)
-            half[2 * H : 3 * H] = 1.0
-            self._half = half
-            w_ih = np.concatenate([p["lstm_w_ih"] * half[:, None], p["lstm_w_ih_r"] * half[:, None]])
-            self.w_ih = np.ascontiguousarray(w_ih.T)  # (D, 8H)
-            self.b_ih = np.concatenate([p["lstm_b"] * half, p["lstm_b_r"] * half])
-            whh = np.zeros((2 * H, 8 * H), np.float32)  # block-diagonal: both directions at once
-            whh[:H, : 4 * H] = (p["lstm_w_hh"] * half[:, None]).T
-            whh[H:, 4 * H :] = (p["lstm_w_hh_r"] * half[:, None]).T
-            self.w_hh = whh
-            self.whh_f = np.ascontiguousarray(whh[:H, : 4 * H])
-            self.whh_b = np.ascontiguousarray(whh[H:, 4 * H :])
-            k = p["conv_w"].shape[2]
-            self.k = k
-            self.conv_w = np.ascontiguousarray(p["conv_w"].transpose(2, 1, 0).reshape(-1, p["conv_w"].shape[0]))
-
-    def _char_features(self, ch: np.ndarray) -> np.ndarray:
-        """Max-pooled ReLU char-CNN features of (N, L) character ids -> (N, F)."""
-        p = self.p
-        ce = p["char_emb"][ch]  # (N, L, C)
-        N, L, C = ce.shape
-        k = self.k
-        z = np.zeros((N, k // 2, C), np.float32)
-        padded = np.concatenate([z, ce, z], axis=1)
-        win = np.concatenate([padded[:, j : j + L] for j in range(k)], axis=2)  # (N, L, kC)
-        conv = win @ self.conv_w + p["conv_b"]
-        conv = np.where((ch != PAD)[..., None], conv, -1e4)
-        return np.maximum(conv.max(axis=1), 0.0)
-
-    def _cached_char_features(self, keys: Sequence[str], uch: np.ndarray) -> np.ndarray:
-        """:meth:`_char_features` of distinct words, remembered across calls (bounded cache)."""
-        cache = self._cache
-        miss = [j for j, k in enumerate(keys) if k not in cache]
-        if miss:
-            new = self._char_features(uch[miss])
-            if len(cache) > 200_000:
-                cache.clear()
-            for j, row in zip(miss, new, strict=True):
-                cache[keys[j]] = row
-        return np.stack([cache[k] for k in keys]) if keys else self._char_features(uch)
-
-    def emissions(self, batch: Mapping[str, np.ndarray]) -> np.ndarray:
-        p = self.p
-        mask = batch["mask"]
-        B, T = mask.shape
-        H = self.H
-        if "uch" in batch:
-            # context-free part of the input once per distinct word, then per-token clues
-            xu = np.concatenate([p["word_emb"][batch["uw"]], p["word_emb"][batch["unp"]],
-                                 self._cached_char_features(batch["ukeys"], batch["uch"]),
-                                 *[p[f"cl{j}_emb"][batch["ucl"][:, j]] for j in range(3)]], axis=-1)
-            nf = batch["fl"].shape[-1]
-            xi = (xu @ self.w_ih[:-nf])[batch["u"]]
-            xi += batch["fl"] @ self.w_ih[-nf:]
-            xi += self.b_ih
-        else:
-            chf = self._char_features(batch["ch"].reshape(B * T, -1)).reshape(B, T, -1)
-            x = np.concatenate([p["word_emb"][batch["w"]], p["word_emb"][batch["np"]], chf,
-                                *[p[f"cl{j}_emb"][batch["cl"][..., j]] for j in range(3)],
-                                batch["fl"]], axis=-1)
-            xi = x @ self.w_ih + self.b_ih  # (B, T, 8H): forward gates then backward gates
-        maskf = mask.astype(np.float32)[..., None]
-        h = np.zeros((B, 2 * H), np.float32)
-        c = np.zeros((B, 2 * H), np.float32)
-        out = np.zeros((B, T, 2 * H), np.float32)
-        H4 = 4 * H
-        for t in range(T):
-            r = T - 1 - t  # the backward direction walks from the end
-            g = np.concatenate([h[:, :H] @ self.whh_f, h[:, H:] @ self.whh_b], axis=1)
-            g[:, :H4] += xi[:, t, :H4]
-            g[:, H4:] += xi[:, r, H4:]
-            a = np.tanh(g, out=g)
-            # columns: [i f g o] forward, [i f g o] backward; sigmoid(z) = (1 + tanh(z/2)) / 2
-            af, ab = a[:, :H4], a[:, H4:]
-            cf = c[:, :H]
-            cf *= 0.5 * (1 + af[:, H : 2 * H])
-            cf += 0.5 * (1 + af[:, :H]) * af[:, 2 * H : 3 * H]
-            cb = c[:, H:]
-            cb *= 0.5 * (1 + ab[:, H : 2 * H])
-            cb += 0.5 * (1 + ab[:, :H]) * ab[:, 2 * H : 3 * H]
-            # right padding: forward states past the end are never read; the backward state
-            # stays zero until the sentence's last token
-            cb *= maskf[:, r]
-            h[:, :H] = 0.5 * (1 + af[:, 3 * H :]) * np.tanh(cf)
-            h[:, H:] = 0.5 * (1 + ab[:, 3 * H :]) * np.tanh(cb)
-            out[:, t, :H] = h[:, :H]
-            out[:, r, H:] = h[:, H:]
-        return out @ p["out_w"].T + p["out_b"]
-
-    def viterbi(self, em: np.ndarray, mask: np.ndarray) -> list[list[int]]:
-        trans, start, end = self.p["trans"], self.p["start"], self.p["end"]
-        B, T, K = em.shape
-        score = start + em[:, 0]
-        back = np.zeros((B, T, K), np.int64)
-        for t in range(1, T):
-            cand = score[:, :, None] + trans[None]  # (B, from, to)
-            best = cand.argmax(axis=1)
-            new = np.take_along_axis(cand, best[:, None, :], axis=1)[:, 0] + em[:, t]
-            m = mask[:, t : t + 1]
-            score = np.where(m, new, score)
-            back[:, t] = best
-        lengths = mask.sum(axis=1)
-        out = []
-        final = score + end
-        for b in range(B):
-            n = int(lengths[b])
-            tag = int(final[b].argmax())
-            path = [tag]
-            for t in range(n - 1, 0, -1):
-                tag = int(back[b, t, tag])
-                path.append(tag)
-            out.append(path[::-1])
-        return out
-
-    def marginals(self, em: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        trans, start, end = self.p["trans"], self.p["start"], self.p["end"]
-        B, T, K = em.shape
-        alpha = np.zeros((B, T, K), np.float32)
-        alpha[:, 0] = start + em[:, 0]
-        for t in range(1, T):
-            new = _logsumexp(alpha[:, t - 1, :, None] + trans[None], axis=1) + em[:, t]
-            alpha[:, t] = np.where(mask[:, t : t + 1], new, alpha[:, t - 1])
-        beta = np.zeros((B, T, K), np.float32)
-        lengths = mask.sum(axis=1)
-        beta[np.arange(B), lengths - 1] = end
-        for t in range(T - 2, -1, -1):
-            new = _logsumexp(trans[None] + (em[:, t + 1] + beta[:, t + 1])[:, None, :], axis=2)
-            inside = (t < lengths - 1)[:, None]
-            beta[:, t] = np.where(inside, new, beta[:, t])
-        z = _logsumexp(alpha[np.arange(B), lengths - 1] + end, axis=1)
-        return np.exp(alpha + beta - z[:, None, None])
-
-
-
-class EnsembleNet:
-    """Several BiLSTM-CRFs over the same inputs: mean emissions and mean CRF transitions."""
-
-    def __init__(self, members: Sequence[Mapping]) -> None:
-        self.nets = [BiLstmCrf(m) for m in members]
-        self.crf = BiLstmCrf({k: np.mean([np.asarray(m[k], np.float32) for m in members], axis=0)
-                              for k in ("trans", "start", "end")})
-
-    def emissions(self, batch: Mapping[str, np.ndarray]) -> np.ndarray:
-        return np.mean([n.emissions(batch) for n in self.nets], axis=0)
-
-    def viterbi(self, em: np.ndarray, mask: np.ndarray) -> list[list[int]]:
-        return self.crf.viterbi(em, mask)
-
-    def marginals(self, em: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        return self.crf.marginals(em, mask)
-
-
-def merge_models(paths: Sequence[Path], out: Path) -> int:
-    """One ensemble file from models trained on the same data (same vocabulary and clues; the
-    frozen word vectors are stored once). Returns the file size."""
-    zs = [np.load(p, allow_pickle=False) for p in paths]
-    base = zs[0]
-    for z in zs[1:]:
-        for k in ("words", "chars", "flags"):
-            if not np.array_equal(z[k], base[k]):
-                raise ValueError(f"{k} differ between ensemble members")
-        if not np.array_equal(z["word_emb"], base["word_emb"]):
-            raise ValueError("word vectors differ between ensemble members")
-    meta = json.loads(str(base["meta"]))
-    meta["members"] = len(zs)
-    meta["member_files"] = [Path(p).name for p in paths]
-    arrays = {k: base[k] for k in base.files if k != "meta"}
-    for i, z in enumerate(zs[1:], start=1):
-        arrays.update({f"m{i}:{k}": z[k] for k in z.files
-                       if k not in ("meta", "words", "chars", "flags", "word_emb")})
-    np.savez_compressed(out, meta=np.array(json.dumps(meta)), **arrays)
-    return Path(out).stat().st_size
 
 
 # --------------------------------------------------------------------------- recognizer
 
-_CONTROLLER: list = []
-
-
+@lru_cache(maxsize=1)
 def _blas_controller():
-    """A cached ``threadpoolctl.ThreadpoolController`` (None when threadpoolctl is missing)."""
-    if not _CONTROLLER:
-        try:
-            from threadpoolctl import ThreadpoolController
+    """The process's ``threadpoolctl.ThreadpoolController`` (None when threadpoolctl is missing)."""
+    try:
+        from threadpoolctl import ThreadpoolController
 
-            _CONTROLLER.append(ThreadpoolController())
-        except Exception:  # pragma: no cover - threadpoolctl comes with scikit-learn
-            _CONTROLLER.append(None)
-    return _CONTROLLER[0]
+        return ThreadpoolController()
+    except Exception:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return None
 
 
 class NeuralRecognizer:

@@ -2,8 +2,8 @@
 
 Command (from the repository root; torch is needed for training only)::
 
-    python -m services.extract.ner.embeddings ../shared/data/news/ant-20k.jsonl.gz /tmp/hadath-w2v.npz
-    python -m services.extract.ner.neural_train ../shared/data/ner/anercorp_camel_rebuilt/train.txt \
+    python -m services.extract.ner.training.embeddings ../shared/data/news/ant-20k.jsonl.gz /tmp/hadath-w2v.npz
+    python -m services.extract.ner.training.neural_train ../shared/data/ner/anercorp_camel_rebuilt/train.txt \
         --w2v /tmp/hadath-w2v.npz
 
 ``--dev-fold k`` holds out the k-th contiguous sixth of TRAIN and reports its micro F1 after
@@ -13,7 +13,7 @@ model is trained on every training sentence for ``--epochs`` epochs and written 
 different ``--seed`` into one ensemble file (mean emissions and transitions).
 
 Distillation: ``--silver FILE`` (news articles tagged by a teacher ensemble, written by
-:mod:`services.extract.ner.distill`) adds silver sentences to the gold ones; every epoch sees
+:mod:`services.extract.ner.training.distill`) adds silver sentences to the gold ones; every epoch sees
 all gold sentences and a fresh random sample of ``--silver-per-epoch`` silver sentences
 (weight ``--silver-weight``). ``--soft w`` (needs a file written with ``distill --soft``) mixes
 the hard-label CRF loss of silver sentences with the cross-entropy between the teacher's and the
@@ -35,13 +35,9 @@ import numpy as np
 from services.extract.ner import clusters as clusters_mod
 from services.extract.ner import gazetteers as gaz_mod
 from services.extract.ner.features import DOC_WINDOW, document_contexts, word_info
-from services.extract.ner.neural import (
-    DEFAULT_NEURAL_PATH,
-    MAX_CHARS,
-    Featurizer,
-    pad_batch,
-)
-from services.extract.ner.train import read_conll
+from services.extract.ner.neural import DEFAULT_NEURAL_PATH
+from services.extract.ner.neural_features import MAX_CHARS, Featurizer, pad_batch
+from services.extract.ner.training.corpora import read_conll
 
 TAGS = ["O", "B-PERS", "I-PERS", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC"]
 DEFAULTS = {"epochs": 20, "batch": 16, "lr": 1e-3, "hidden": 96, "char_filters": 64,
@@ -72,7 +68,7 @@ def build_featurizer(sents: Sequence[Sequence[str]], w2v: Path, vocab_size: int)
     # clue names seen at least 3 times in training
     feat0 = Featurizer(words, chars, [], gaz, gmax, cl)
     from services.extract.ner.features import local_signals
-    from services.extract.ner.neural import token_flags
+    from services.extract.ner.neural_features import token_flags
 
     gzs = [feat0.gz(s) for s in sents]
     docs = document_contexts(sents, window=DOC_WINDOW, gzs=gzs)
@@ -100,7 +96,7 @@ def featurize(feat: Featurizer, sents: Sequence[Sequence[str]]) -> list[dict]:
 
 
 def read_silver(path: Path, limit: int | None = None) -> list[list[tuple]]:
-    """Articles of a silver file written by :mod:`services.extract.ner.distill`: per sentence
+    """Articles of a silver file written by :mod:`services.extract.ner.training.distill`: per sentence
     (tokens, tags, teacher marginals or None)."""
     out = []
     with Path(path).open(encoding="utf-8") as fh:
@@ -115,7 +111,7 @@ def read_silver(path: Path, limit: int | None = None) -> list[list[tuple]]:
 def featurize_articles(feat: Featurizer, articles) -> tuple[list[dict], list[np.ndarray]]:
     """Items and tag ids of silver articles; document clues over the whole article, as
     :meth:`NeuralRecognizer.recognize_batch` computes them."""
-    from services.extract.ner.neural import doc_clues
+    from services.extract.ner.neural_features import doc_clues
 
     items, ys = [], []
     for art in articles:
@@ -244,7 +240,7 @@ def torch_decode(net, items, bs=64) -> list[list[str]]:
     """Tags via the numpy network on exported weights would be slower; decode with torch here."""
     import torch
 
-    from services.extract.ner.neural import BiLstmCrf
+    from services.extract.ner.neural_net import BiLstmCrf
 
     net.eval()
     p = {"trans": net.trans.detach().numpy(), "start": net.start.detach().numpy(),
@@ -364,13 +360,33 @@ def run(train_path: Path, w2v: Path, out: Path | None, dev_fold: int | None,
     return report
 
 
+def merge_models(paths: Sequence[Path], out: Path) -> int:
+    """One ensemble file from models trained on the same data (same vocabulary and clues; the
+    frozen word vectors are stored once). Returns the file size."""
+    zs = [np.load(p, allow_pickle=False) for p in paths]
+    base = zs[0]
+    for z in zs[1:]:
+        for k in ("words", "chars", "flags"):
+            if not np.array_equal(z[k], base[k]):
+                raise ValueError(f"{k} differ between ensemble members")
+        if not np.array_equal(z["word_emb"], base["word_emb"]):
+            raise ValueError("word vectors differ between ensemble members")
+    meta = json.loads(str(base["meta"]))
+    meta["members"] = len(zs)
+    meta["member_files"] = [Path(p).name for p in paths]
+    arrays = {k: base[k] for k in base.files if k != "meta"}
+    for i, z in enumerate(zs[1:], start=1):
+        arrays.update({f"m{i}:{k}": z[k] for k in z.files
+                       if k not in ("meta", "words", "chars", "flags", "word_emb")})
+    np.savez_compressed(out, meta=np.array(json.dumps(meta)), **arrays)
+    return Path(out).stat().st_size
+
+
 def main(argv: Sequence[str] | None = None) -> None:  # pragma: no cover
     import sys
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "merge":  # merge OUT MEMBER1 MEMBER2 ...: one ensemble file
-        from services.extract.ner.neural import merge_models
-
         size = merge_models([Path(a) for a in argv[2:]], Path(argv[1]))
         print(json.dumps({"model": argv[1], "members": len(argv) - 2, "size_bytes": size}))
         return
@@ -380,7 +396,7 @@ def main(argv: Sequence[str] | None = None) -> None:  # pragma: no cover
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--dev-fold", type=int, default=None)
     ap.add_argument("--silver", type=Path, default=None,
-                    help="silver articles (services.extract.ner.distill) added to the gold data")
+                    help="silver articles (services.extract.ner.training.distill) added to the gold data")
     for k, v in DEFAULTS.items():
         ap.add_argument("--" + k.replace("_", "-"), type=type(v), default=v)
     args = ap.parse_args(argv)

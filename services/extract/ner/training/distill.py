@@ -2,7 +2,7 @@
 
 Command (from the repository root)::
 
-    python -m services.extract.ner.distill TEACHER.npz ../shared/data/news/ant-20k.jsonl.gz \
+    python -m services.extract.ner.training.distill TEACHER.npz ../shared/data/news/ant-20k.jsonl.gz \
         /tmp/silver.jsonl --articles 4000
 
 The teacher is any model file :class:`NeuralRecognizer` reads; an ensemble written by
@@ -23,9 +23,10 @@ import random
 import time
 from pathlib import Path
 
-from services.extract.ner.clusters import _texts
 from services.extract.ner.features import sentence_spans, tokenize
-from services.extract.ner.neural import NeuralRecognizer, doc_clues, propagate_labels
+from services.extract.ner.neural import NeuralRecognizer, propagate_labels
+from services.extract.ner.neural_features import doc_clues
+from services.extract.ner.training.corpora import news_texts
 
 
 def article_sentences(text: str, max_len: int = 120) -> list[list[str]]:
@@ -76,7 +77,7 @@ def write_silver(teacher: Path, corpus: Path, out: Path, articles: int = 4000, s
     to ``out`` (one JSON line per article, ``{"sents": [[tokens, tags(, marginals)], ...]}``).
     Returns counts and seconds."""
     t0 = time.time()
-    texts = [t for i, t in enumerate(_texts(corpus)) if i % 10 != 0]
+    texts = [t for i, t in enumerate(news_texts(corpus)) if i % 10 != 0]
     random.Random(seed).shuffle(texts)
     texts = texts[:articles]
     rec = NeuralRecognizer(teacher, propagate=False)
@@ -107,8 +108,7 @@ def train_distilled(train: Path, w2v: Path, news: Path, out: Path, work: Path,
     Knowledge distillation (Hinton et al. 2015, "Distilling the Knowledge in a Neural Network")
     with hard teacher labels on unlabelled in-domain text, i.e. self-training.
     Returns the student's training report plus the teacher and silver summaries."""
-    from services.extract.ner import neural_train
-    from services.extract.ner.neural import merge_models
+    from services.extract.ner.training import neural_train
 
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
@@ -119,7 +119,7 @@ def train_distilled(train: Path, w2v: Path, news: Path, out: Path, work: Path,
         neural_train.run(train, w2v, path, None, epochs=teacher_epochs, seed=seed)
         members.append(path)
     teacher = work / "teachers.npz"
-    merge_models(members, teacher)
+    neural_train.merge_models(members, teacher)
     log(f"silver: tagging {articles} news articles with the {len(members)}-network teacher ...")
     silver = write_silver(teacher, news, work / "silver.jsonl", articles=articles)
     gold = len(neural_train.read_conll(train))

@@ -2,11 +2,11 @@
 
 Command (from the repository root)::
 
-    python -m services.extract.ner.embeddings ../shared/data/news/ant-20k.jsonl.gz /tmp/hadath-w2v.npz
+    python -m services.extract.ner.training.embeddings ../shared/data/news/ant-20k.jsonl.gz /tmp/hadath-w2v.npz
 
 Tokens are normalised and tokenised like the recognizer (:func:`features.normalize`,
 :func:`features.tokenize`). The output ``.npz`` holds ``words`` (str array) and ``vectors``
-(float32, one row per word); it is only an input of :mod:`services.extract.ner.neural_train`
+(float32, one row per word); it is only an input of :mod:`services.extract.ner.training.neural_train`
 (the trained tagger ships its own fine-tuned copy of the rows it needs).
 """
 
@@ -18,13 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from services.extract.ner.clusters import _texts
+from services.extract.ner.training.corpora import news_texts
 from services.extract.ner.features import normalize, tokenize
 
 
 def corpus_sentences(path: Path) -> list[list[str]]:
     out = []
-    for text in _texts(path):
+    for text in news_texts(path):
         out.append([normalize(text[s:e]) for s, e in tokenize(text)])
     return out
 

@@ -2,10 +2,10 @@
 
 Command (from the repository root)::
 
-    python -m services.extract.ner.train ../shared/data/ner/anercorp_camel_rebuilt/train.txt
+    python -m services.extract.ner.training.train ../shared/data/ner/anercorp_camel_rebuilt/train.txt
 
 It (re)builds ``model/gazetteers.tsv`` when the gazetteer sources exist, uses
-``model/clusters.tsv`` (see :mod:`services.extract.ner.clusters`), optionally tunes c1/c2 on the
+``model/clusters.tsv`` (built by :mod:`services.extract.ner.training.clusters`), optionally tunes c1/c2 on the
 last sixth of the training sentences (``--tune``) and writes ``model/anercorp-crf.crfsuite``.
 """
 
@@ -22,32 +22,14 @@ import pycrfsuite
 
 from services.extract.ner import clusters as clusters_mod
 from services.extract.ner import gazetteers as gaz_mod
+from services.extract.ner.crf import DEFAULT_MODEL_PATH
 from services.extract.ner.features import document_contexts, sentence_features
-
-MODEL_DIR = Path(__file__).resolve().parent / "model"
-DEFAULT_MODEL_PATH = MODEL_DIR / "anercorp-crf.crfsuite"
+from services.extract.ner.training import gazetteers as gaz_build
+from services.extract.ner.training import lexicon as lexicon_mod
+from services.extract.ner.training.corpora import DEFAULT_DATA_DIR, read_conll
 DEFAULT_FEATURES = {"gazetteers": True, "clusters": True, "vectors": True, "doc": True,
                     "lexicon": False, "parts": True}
 DEFAULT_HYPER = {"c1": 0.01, "c2": 0.2, "max_iterations": 250}
-
-
-def read_conll(path: Path) -> list[tuple[list[str], list[str]]]:
-    """Sentences of a "word TAG" file (blank line between sentences) as (words, tags)."""
-    sents: list[tuple[list[str], list[str]]] = []
-    words: list[str] = []
-    tags: list[str] = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        parts = line.split()
-        if not parts:
-            if words:
-                sents.append((words, tags))
-                words, tags = [], []
-            continue
-        words.append(parts[0] if len(parts) > 1 else parts[0])
-        tags.append(parts[-1] if len(parts) > 1 else "O")
-    if words:
-        sents.append((words, tags))
-    return sents
 
 
 def featurize(sents: Sequence[Sequence[str]], resources: dict) -> list[list[dict[str, float]]]:
@@ -61,7 +43,7 @@ def featurize(sents: Sequence[Sequence[str]], resources: dict) -> list[list[dict
 
 def with_lexicon(resources: dict, sents) -> dict:
     """Resources plus the training lexicon of ``sents`` (names merged into the gazetteer)."""
-    names, words = gaz_mod.lexicon_from_sentences(sents)
+    names, words = lexicon_mod.lexicon_from_sentences(sents)
     gaz, max_len = gaz_mod.merge(resources.get("gaz") or {}, resources.get("gaz_max_len", 1), names)
     return {**resources, "gaz": gaz, "gaz_max_len": max_len, "token_lex": words}
 
@@ -148,8 +130,8 @@ def train(train_path: Path, model_path: Path = DEFAULT_MODEL_PATH, rebuild_gazet
     held-out sixth of train), ``min_freq``.
     """
     t0 = time.time()
-    if rebuild_gazetteers and use_gazetteers and gaz_mod.DEFAULT_DATA_DIR.is_dir():
-        gaz_mod.save(gaz_mod.build())
+    if rebuild_gazetteers and use_gazetteers and DEFAULT_DATA_DIR.is_dir():
+        gaz_build.save(gaz_build.build())
     params = {**DEFAULT_HYPER, **hyper}
     res = load_resources(use_gazetteers, use_clusters, use_lexicon, use_vectors, use_doc,
                          use_parts)
@@ -157,7 +139,7 @@ def train(train_path: Path, model_path: Path = DEFAULT_MODEL_PATH, rebuild_gazet
     lexicon_path = Path(model_path).with_name(Path(model_path).stem + "-lexicon.tsv")
     if use_lexicon:
         xs = featurize_jackknife(sents, res)
-        gaz_mod.save_lexicon(*gaz_mod.lexicon_from_sentences(sents), path=lexicon_path)
+        lexicon_mod.save_lexicon(*lexicon_mod.lexicon_from_sentences(sents), path=lexicon_path)
     else:
         xs = featurize([w for w, _ in sents], res)
         lexicon_path.unlink(missing_ok=True)

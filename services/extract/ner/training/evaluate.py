@@ -2,7 +2,7 @@
 
 Command (from the repository root)::
 
-    python -m services.extract.ner.evaluate ../shared/data/ner/anercorp_camel_rebuilt/test.txt
+    python -m services.extract.ner.training.evaluate ../shared/data/ner/anercorp_camel_rebuilt/test.txt
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from services.extract.ner.crf import bio_spans
-from services.extract.ner.train import read_conll
+from services.extract.ner.training.corpora import read_conll
 
 
 def _tags_from_entities(recognizer, words: Sequence[str]) -> list[str]:

@@ -1,0 +1,191 @@
+"""The BiLSTM-CRF network of :mod:`services.extract.ner.neural` run with numpy only (no torch at
+run time): weights from the exported ``.npz``, the forward pass, Viterbi decoding and
+forward-backward marginals.
+
+It mirrors the torch modules of :mod:`services.extract.ner.training.neural_train` exactly:
+
+* per token: word embeddings of the normalised form and of the form without proclitics, a
+  character CNN (max-pooled), embeddings of the three word-cluster ids and the multi-hot clues
+  (:mod:`services.extract.ner.neural_features`);
+* one bidirectional LSTM layer (PyTorch gate order i, f, g, o), batched over sentences;
+* a linear layer to BIO tag scores and a linear-chain CRF.
+
+:class:`EnsembleNet` averages the emissions and transitions of several networks trained with
+different seeds (a model file written by ``neural_train merge``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from services.extract.ner.neural_features import PAD  # character id of padding
+
+
+def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
+    m = a.max(axis=axis, keepdims=True)
+    return (m + np.log(np.exp(a - m).sum(axis=axis, keepdims=True))).squeeze(axis)
+
+
+class BiLstmCrf:
+    """The exported network (weights from an ``.npz``) with numpy forward, Viterbi and marginals."""
+
+    def __init__(self, params: Mapping) -> None:
+        p = {k: np.asarray(v, np.float32) for k, v in params.items()}
+        self.p = p
+        self._cache: dict[str, np.ndarray] = {}
+        if "lstm_w_ih" in p:
+            H = p["lstm_w_hh"].shape[1]
+            self.H = H
+            # sigmoid(z) = (1 + tanh(z / 2)) / 2: halve the i, f, o rows so one tanh serves all gates
+            half = np.full(4 * H, 0.5, np.float32)
+            half[2 * H : 3 * H] = 1.0
+            self._half = half
+            w_ih = np.concatenate([p["lstm_w_ih"] * half[:, None], p["lstm_w_ih_r"] * half[:, None]])
+            self.w_ih = np.ascontiguousarray(w_ih.T)  # (D, 8H)
+            self.b_ih = np.concatenate([p["lstm_b"] * half, p["lstm_b_r"] * half])
+            whh = np.zeros((2 * H, 8 * H), np.float32)  # block-diagonal: both directions at once
+            whh[:H, : 4 * H] = (p["lstm_w_hh"] * half[:, None]).T
+            whh[H:, 4 * H :] = (p["lstm_w_hh_r"] * half[:, None]).T
+            self.w_hh = whh
+            self.whh_f = np.ascontiguousarray(whh[:H, : 4 * H])
+            self.whh_b = np.ascontiguousarray(whh[H:, 4 * H :])
+            k = p["conv_w"].shape[2]
+            self.k = k
+            self.conv_w = np.ascontiguousarray(p["conv_w"].transpose(2, 1, 0).reshape(-1, p["conv_w"].shape[0]))
+
+    def _char_features(self, ch: np.ndarray) -> np.ndarray:
+        """Max-pooled ReLU char-CNN features of (N, L) character ids -> (N, F)."""
+        p = self.p
+        ce = p["char_emb"][ch]  # (N, L, C)
+        N, L, C = ce.shape
+        k = self.k
+        z = np.zeros((N, k // 2, C), np.float32)
+        padded = np.concatenate([z, ce, z], axis=1)
+        win = np.concatenate([padded[:, j : j + L] for j in range(k)], axis=2)  # (N, L, kC)
+        conv = win @ self.conv_w + p["conv_b"]
+        conv = np.where((ch != PAD)[..., None], conv, -1e4)
+        return np.maximum(conv.max(axis=1), 0.0)
+
+    def _cached_char_features(self, keys: Sequence[str], uch: np.ndarray) -> np.ndarray:
+        """:meth:`_char_features` of distinct words, remembered across calls (bounded cache)."""
+        cache = self._cache
+        miss = [j for j, k in enumerate(keys) if k not in cache]
+        if miss:
+            new = self._char_features(uch[miss])
+            if len(cache) > 200_000:
+                cache.clear()
+            for j, row in zip(miss, new, strict=True):
+                cache[keys[j]] = row
+        return np.stack([cache[k] for k in keys]) if keys else self._char_features(uch)
+
+    def emissions(self, batch: Mapping[str, np.ndarray]) -> np.ndarray:
+        p = self.p
+        mask = batch["mask"]
+        B, T = mask.shape
+        H = self.H
+        if "uch" in batch:
+            # context-free part of the input once per distinct word, then per-token clues
+            xu = np.concatenate([p["word_emb"][batch["uw"]], p["word_emb"][batch["unp"]],
+                                 self._cached_char_features(batch["ukeys"], batch["uch"]),
+                                 *[p[f"cl{j}_emb"][batch["ucl"][:, j]] for j in range(3)]], axis=-1)
+            nf = batch["fl"].shape[-1]
+            xi = (xu @ self.w_ih[:-nf])[batch["u"]]
+            xi += batch["fl"] @ self.w_ih[-nf:]
+            xi += self.b_ih
+        else:
+            chf = self._char_features(batch["ch"].reshape(B * T, -1)).reshape(B, T, -1)
+            x = np.concatenate([p["word_emb"][batch["w"]], p["word_emb"][batch["np"]], chf,
+                                *[p[f"cl{j}_emb"][batch["cl"][..., j]] for j in range(3)],
+                                batch["fl"]], axis=-1)
+            xi = x @ self.w_ih + self.b_ih  # (B, T, 8H): forward gates then backward gates
+        maskf = mask.astype(np.float32)[..., None]
+        h = np.zeros((B, 2 * H), np.float32)
+        c = np.zeros((B, 2 * H), np.float32)
+        out = np.zeros((B, T, 2 * H), np.float32)
+        H4 = 4 * H
+        for t in range(T):
+            r = T - 1 - t  # the backward direction walks from the end
+            g = np.concatenate([h[:, :H] @ self.whh_f, h[:, H:] @ self.whh_b], axis=1)
+            g[:, :H4] += xi[:, t, :H4]
+            g[:, H4:] += xi[:, r, H4:]
+            a = np.tanh(g, out=g)
+            # columns: [i f g o] forward, [i f g o] backward; sigmoid(z) = (1 + tanh(z/2)) / 2
+            af, ab = a[:, :H4], a[:, H4:]
+            cf = c[:, :H]
+            cf *= 0.5 * (1 + af[:, H : 2 * H])
+            cf += 0.5 * (1 + af[:, :H]) * af[:, 2 * H : 3 * H]
+            cb = c[:, H:]
+            cb *= 0.5 * (1 + ab[:, H : 2 * H])
+            cb += 0.5 * (1 + ab[:, :H]) * ab[:, 2 * H : 3 * H]
+            # right padding: forward states past the end are never read; the backward state
+            # stays zero until the sentence's last token
+            cb *= maskf[:, r]
+            h[:, :H] = 0.5 * (1 + af[:, 3 * H :]) * np.tanh(cf)
+            h[:, H:] = 0.5 * (1 + ab[:, 3 * H :]) * np.tanh(cb)
+            out[:, t, :H] = h[:, :H]
+            out[:, r, H:] = h[:, H:]
+        return out @ p["out_w"].T + p["out_b"]
+
+    def viterbi(self, em: np.ndarray, mask: np.ndarray) -> list[list[int]]:
+        trans, start, end = self.p["trans"], self.p["start"], self.p["end"]
+        B, T, K = em.shape
+        score = start + em[:, 0]
+        back = np.zeros((B, T, K), np.int64)
+        for t in range(1, T):
+            cand = score[:, :, None] + trans[None]  # (B, from, to)
+            best = cand.argmax(axis=1)
+            new = np.take_along_axis(cand, best[:, None, :], axis=1)[:, 0] + em[:, t]
+            m = mask[:, t : t + 1]
+            score = np.where(m, new, score)
+            back[:, t] = best
+        lengths = mask.sum(axis=1)
+        out = []
+        final = score + end
+        for b in range(B):
+            n = int(lengths[b])
+            tag = int(final[b].argmax())
+            path = [tag]
+            for t in range(n - 1, 0, -1):
+                tag = int(back[b, t, tag])
+                path.append(tag)
+            out.append(path[::-1])
+        return out
+
+    def marginals(self, em: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        trans, start, end = self.p["trans"], self.p["start"], self.p["end"]
+        B, T, K = em.shape
+        alpha = np.zeros((B, T, K), np.float32)
+        alpha[:, 0] = start + em[:, 0]
+        for t in range(1, T):
+            new = _logsumexp(alpha[:, t - 1, :, None] + trans[None], axis=1) + em[:, t]
+            alpha[:, t] = np.where(mask[:, t : t + 1], new, alpha[:, t - 1])
+        beta = np.zeros((B, T, K), np.float32)
+        lengths = mask.sum(axis=1)
+        beta[np.arange(B), lengths - 1] = end
+        for t in range(T - 2, -1, -1):
+            new = _logsumexp(trans[None] + (em[:, t + 1] + beta[:, t + 1])[:, None, :], axis=2)
+            inside = (t < lengths - 1)[:, None]
+            beta[:, t] = np.where(inside, new, beta[:, t])
+        z = _logsumexp(alpha[np.arange(B), lengths - 1] + end, axis=1)
+        return np.exp(alpha + beta - z[:, None, None])
+
+
+
+class EnsembleNet:
+    """Several BiLSTM-CRFs over the same inputs: mean emissions and mean CRF transitions."""
+
+    def __init__(self, members: Sequence[Mapping]) -> None:
+        self.nets = [BiLstmCrf(m) for m in members]
+        self.crf = BiLstmCrf({k: np.mean([np.asarray(m[k], np.float32) for m in members], axis=0)
+                              for k in ("trans", "start", "end")})
+
+    def emissions(self, batch: Mapping[str, np.ndarray]) -> np.ndarray:
+        return np.mean([n.emissions(batch) for n in self.nets], axis=0)
+
+    def viterbi(self, em: np.ndarray, mask: np.ndarray) -> list[list[int]]:
+        return self.crf.viterbi(em, mask)
+
+    def marginals(self, em: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return self.crf.marginals(em, mask)
