@@ -163,7 +163,7 @@ def test_the_time_budget_grows_with_the_message():
 
 def test_a_cancelled_batch_is_left_unacknowledged_for_faust():
     """take_events acks in a finally clause; _leave_unacked makes that a no-op."""
-    from faust.types.tuples import Message
+    from faust.types.tuples import ConsumerMessage as Message
 
     msgs = [Message(topic="in", partition=0, offset=i, timestamp=0.0, timestamp_type=0, headers=None,
                     key=None, value=b"", checksum=None) for i in range(2)]
@@ -216,3 +216,21 @@ def test_a_key_that_is_not_utf8_is_carried_as_base64_and_replayed_as_it_was():
     assert record.key_encoding == "base64" and decode_key(record) == b"\xff\x00k"
     plain = dead_letter("ingest", StageError("schema", "x"), payload=b"{}", key=b"abc123")
     assert plain.key_encoding == "utf-8" and decode_key(plain) == b"abc123"
+
+
+def test_a_stopping_worker_acknowledges_nothing_more():
+    """After an interrupted batch, records Faust drains on its way out are never committed."""
+    from faust.types.tuples import ConsumerMessage as Message
+
+    from shared.streaming import _stop_acknowledging
+
+    recorded = []
+    consumer = SimpleNamespace(ack=lambda m: recorded.append(m.offset) or True)
+    done = Message(topic="in", partition=0, offset=0, timestamp=0.0, timestamp_type=0, headers=None,
+                   key=None, value=b"", checksum=None)
+    done.ack(consumer)
+    _stop_acknowledging(consumer)
+    drained = Message(topic="in", partition=0, offset=1, timestamp=0.0, timestamp_type=0, headers=None,
+                      key=None, value=b"", checksum=None)
+    drained.ack(consumer)
+    assert recorded == [0]
