@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
-from shared.settings import Settings
+from shared.settings import Settings, env_name
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 DEMO_QUERY = "بغداد"
@@ -72,7 +72,7 @@ def infra_down() -> None:
             console.print(f"{name}: stopped (pid {st['pid']})")
         elif st.get("running"):
             console.print(f"[yellow]{name}: answers at {st['address']} but was not started from "
-                          f"HADATH_HOME={settings.home}; left running[/yellow]")
+                          f"{env_name('home')}={settings.home}; left running[/yellow]")
         else:
             console.print(f"{name}: was not running")
 
@@ -351,7 +351,7 @@ def _friendly_errors(settings: Settings):
         raise typer.Exit(3)
     except ESConnectionError:
         console.print(f"[red]Elasticsearch is not reachable at {settings.es_url}[/red]: start it with "
-                      "[bold]hadath infra up[/bold] (or set HADATH_ES_URL)")
+                      f"[bold]hadath infra up[/bold] (or set {env_name('es_url')})")
         raise typer.Exit(3)
     except NotFoundError:
         console.print(f"[red]no index behind the alias {settings.index_alias!r} yet[/red]: start the services "
@@ -363,7 +363,7 @@ def _friendly_errors(settings: Settings):
         raise typer.Exit(3)
     except KafkaError as exc:
         console.print(f"[red]Kafka is not reachable at {settings.kafka_bootstrap}: {exc}[/red]: start it with "
-                      "[bold]hadath infra up[/bold] (or set HADATH_KAFKA_BOOTSTRAP)")
+                      f"[bold]hadath infra up[/bold] (or set {env_name('kafka_bootstrap')})")
         raise typer.Exit(3)
 
 

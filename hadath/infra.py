@@ -940,7 +940,7 @@ def up(settings: Settings, *, timeout_seconds: float = 600, progress: Progress =
             es_up = False
         else:
             progress(f"warning: Elasticsearch at {settings.es_url} answers anonymous requests (security off) "
-                     f"and was not started from HADATH_HOME={lay.home}: left as it is")
+                     f"and was not started from {env_name('home')}={lay.home}: left as it is")
     want = {"kafka": not kafka_ready(settings), "elasticsearch": not es_up}
     if not any(want.values()):
         return
