@@ -66,14 +66,20 @@ def input_topic(topics: Topics, service: str) -> str:
             "index": topics.enriched}[service]
 
 
-def group_members(admin: KafkaAdminClient, groups: list[str]) -> dict[str, int]:
-    """Members of each consumer group that is ``Stable`` (0 while it rebalances or is empty)."""
+def group_member_ids(admin: KafkaAdminClient, groups: list[str]) -> dict[str, set[str]]:
+    """Member ids of each consumer group that is ``Stable`` (empty while it rebalances or is
+    empty; ``{}`` when the coordinator does not answer yet)."""
     try:
         described = admin.describe_groups(groups)
     except Exception:  # noqa: BLE001 - the group coordinator may not be ready yet
         return {}
-    return {g: (len(d.get("members") or []) if d.get("group_state") == "Stable" else 0)
-            for g, d in described.items()}
+    return {g: ({m.get("member_id", "") for m in d.get("members") or []} if d.get("group_state") == "Stable"
+                else set()) for g, d in described.items()}
+
+
+def group_members(admin: KafkaAdminClient, groups: list[str]) -> dict[str, int]:
+    """Members of each consumer group that is ``Stable`` (0 while it rebalances or is empty)."""
+    return {g: len(ids) for g, ids in group_member_ids(admin, groups).items()}
 
 
 def pipeline_status(settings: Settings) -> dict[str, Any]:

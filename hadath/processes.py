@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hadath.pids import alive, read_pid
-from hadath.kafka_admin import SERVICES, ensure_topics, group_members
+from hadath.kafka_admin import SERVICES, ensure_topics, group_member_ids
 from shared.settings import Settings, settings_env
 
 STOP_GRACE_SECONDS = 20.0
@@ -46,6 +46,7 @@ def up(settings: Settings, *, extract_workers: int = 1, wait_seconds: float = 18
     """
     ensure_topics(settings)
     run, logs = _dirs(settings)
+    before = _member_ids(settings)
     started = []
     for name in process_names(extract_workers):
         pid = read_pid(run / f"{name}.pid")
@@ -60,14 +61,33 @@ def up(settings: Settings, *, extract_workers: int = 1, wait_seconds: float = 18
         started.append(name)
         progress(f"started {name} (pid {proc.pid}, log {logs / f'{name}.log'})")
     if started:
-        _wait_joined(settings, extract_workers, wait_seconds, progress)
+        _wait_joined(settings, extract_workers, wait_seconds, progress, before=before, started=started)
     return started
 
 
-def _wait_joined(settings: Settings, extract_workers: int, wait_seconds: float, progress) -> None:
+def _member_ids(settings: Settings) -> dict[str, set[str]]:
+    """Member ids of the services' groups now (a killed member stays until its session times out)."""
+    from kafka import KafkaAdminClient
+
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="hadath-services")
+    except Exception:  # noqa: BLE001 - Kafka not up yet: nothing to compare with
+        return {}
+    try:
+        return group_member_ids(admin, [settings.group_id(s) for s in SERVICES])
+    finally:
+        admin.close()
+
+
+def _wait_joined(settings: Settings, extract_workers: int, wait_seconds: float, progress, *,
+                 before: dict[str, set[str]], started: list[str]) -> None:
+    """Wait until every group is stable with its members, and each process started now is one
+    of them: a group must show as many member ids new since ``before`` as processes were
+    started in it (the member a SIGKILL left behind still counts until its session ends)."""
     from kafka import KafkaAdminClient
 
     want = {settings.group_id(s): (extract_workers if s == "extract" else 1) for s in SERVICES}
+    new = {settings.group_id(s): sum(1 for n in started if n.split("-")[0] == s) for s in SERVICES}
     run, logs = _dirs(settings)
     deadline = time.monotonic() + wait_seconds
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="hadath-services")
@@ -78,8 +98,10 @@ def _wait_joined(settings: Settings, extract_workers: int, wait_seconds: float, 
                 if not pid or not alive(pid):
                     tail = (logs / f"{name}.log").read_text(errors="replace")[-3000:]
                     raise RuntimeError(f"service {name} exited at start; end of its log:\n{tail}")
-            got = group_members(admin, list(want))
-            if all(got.get(g, 0) >= n for g, n in want.items()):
+            ids = group_member_ids(admin, list(want))
+            got = {g: len(m) for g, m in ids.items()}
+            if all(got.get(g, 0) >= n and len(ids.get(g, set()) - before.get(g, set())) >= new[g]
+                   for g, n in want.items()):
                 progress("all services joined their consumer groups")
                 return
             if time.monotonic() > deadline:
