@@ -302,13 +302,14 @@ def search_cmd(
     query: Annotated[Optional[str], typer.Argument(help="words to find (any Arabic spelling)")] = None,
     entity: Annotated[Optional[list[str]], typer.Option("--entity", help="LABEL:VALUE, e.g. LOC:بغداد (repeatable)")] = None,
     source: Annotated[Optional[list[str]], typer.Option("--source", help="only this source (repeatable)")] = None,
+    topic: Annotated[Optional[list[str]], typer.Option("--topic", help="only this predicted topic, e.g. sport (repeatable)")] = None,
     since: Annotated[Optional[str], typer.Option(help="published on or after YYYY-MM-DD")] = None,
     until: Annotated[Optional[str], typer.Option(help="published on or before YYYY-MM-DD")] = None,
     collapse: bool = typer.Option(False, "--collapse-duplicates", help="show each near-duplicate story once"),
     size: int = typer.Option(10, min=0, max=1000),
     as_json: bool = typer.Option(False, "--json", help="print the contract's JSON shape"),
 ) -> None:
-    """Full-text search with facets (entities by label, source)."""
+    """Full-text search with facets (entities by label, source, topic, month)."""
     from shared.es import client
     from shared.search import parse_entity_filter, search
 
@@ -322,7 +323,8 @@ def search_cmd(
     settings = _settings()
     with _friendly_errors(settings):
         result = search(client(settings), settings, query, entities=filters, sources=source or [],
-                        since=since_d, until=until_d, collapse_duplicates=collapse, size=size)
+                        topics=topic or [], since=since_d, until=until_d, collapse_duplicates=collapse,
+                        size=size)
     if as_json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
         return

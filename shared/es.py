@@ -151,7 +151,7 @@ def mappings() -> dict[str, Any]:
             "article_id": keyword, "parent_id": keyword, "source": keyword, "url": keyword,
             "title": _text_field(), "body": _text_field(),
             "published_at": {"type": "date"}, "ingested_at": {"type": "date"},
-            "language": keyword, "category": keyword, "duplicate_of": keyword,
+            "language": keyword, "category": keyword, "topic": keyword, "duplicate_of": keyword,
             "dedup_keys": keyword,
             "signature": {"type": "keyword", "index": False, "doc_values": False},
             "entities": {"properties": {

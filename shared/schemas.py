@@ -130,12 +130,20 @@ class DateMention(BaseModel):
     end: int = Field(ge=0)
 
 
+#: The six sections of the news corpus the topic classifier learnt (services/events/topic.py).
+Topic = Literal["culture", "economy", "internationalNews", "middleEast", "sport", "technology"]
+
+
 class Findings(BaseModel):
-    """What extract (and, for ``duplicate_of``, index) found in a story."""
+    """What extract (and, for ``duplicate_of``, index) found in a story.
+
+    ``topic`` is the predicted section of the story (the feed's own ``category`` stays beside it).
+    """
 
     entities: list[Entity] = Field(default_factory=list)
     places: list[Place] = Field(default_factory=list)
     dates: list[DateMention] = Field(default_factory=list)
+    topic: Topic | None = None
     duplicate_of: str | None = None
 
 

@@ -34,13 +34,15 @@ def parse_entity_filter(spec: str) -> tuple[str, str]:
 
 
 def build_query(query: str | None, *, entities: list[tuple[str, str]] = (), sources: list[str] = (),
-                since: date | datetime | None = None, until: date | datetime | None = None,
-                collapse_duplicates: bool = False, size: int = 10) -> dict[str, Any]:
+                topics: list[str] = (), since: date | datetime | None = None,
+                until: date | datetime | None = None, collapse_duplicates: bool = False,
+                size: int = 10) -> dict[str, Any]:
     """The search request body (query, filters, facets, highlight) for the parameters given.
 
     ``since``/``until`` bound ``published_at`` (inclusive); ``collapse_duplicates`` leaves out
     near-duplicates (documents with a ``duplicate_of``), so each story shows once. Facets:
-    top entity keys per label, sources, and a monthly ``published_at`` histogram.
+    top entity keys per label, sources, predicted topics, and a monthly ``published_at``
+    histogram.
     """
     must: list[dict[str, Any]] = []
     should: list[dict[str, Any]] = []
@@ -51,6 +53,8 @@ def build_query(query: str | None, *, entities: list[tuple[str, str]] = (), sour
     filters: list[dict[str, Any]] = [{"term": {f"entity_keys.{label}": key}} for label, key in entities]
     if sources:
         filters.append({"terms": {"source": list(sources)}})
+    if topics:
+        filters.append({"terms": {"topic": list(topics)}})
     if since or until:
         rng: dict[str, str] = {}
         if since:
@@ -64,6 +68,7 @@ def build_query(query: str | None, *, entities: list[tuple[str, str]] = (), sour
                                     "aggs": {"sample": {"top_hits": {"size": 3, "_source": ["entities"]}}}}
                             for label in ENTITY_LABELS}
     aggs["source"] = {"terms": {"field": "source", "size": FACET_SIZE}}
+    aggs["topic"] = {"terms": {"field": "topic", "size": FACET_SIZE}}
     aggs["published_at"] = {"date_histogram": {"field": "published_at", "calendar_interval": "month",
                                                "format": "yyyy-MM", "min_doc_count": 1}}
     return {
@@ -96,7 +101,7 @@ def search(es: Elasticsearch, settings: Settings, query: str | None, **kwargs: A
 
     Shape: ``{"total": int, "hits": [{"article_id", "title", "score", "source", "published_at",
     "entities": [...], "places", "dates", "duplicate_of", "highlight": [str]}], "facets":
-    {"PERS"|"LOC"|"ORG"|"MISC"|"source"|"published_at": [{"value", "count"}]}}``
+    {"PERS"|"LOC"|"ORG"|"MISC"|"source"|"topic"|"published_at": [{"value", "count"}]}}``
     (``published_at`` values are months, ``YYYY-MM``; entity facet entries also carry
     ``"display"``, the name as one article wrote it, while ``value`` is the canonical key).
     """
@@ -110,7 +115,7 @@ def search(es: Elasticsearch, settings: Settings, query: str | None, **kwargs: A
             "source": src.get("source"), "published_at": src.get("published_at"),
             "parent_id": src.get("parent_id"), "entities": src.get("entities", []),
             "places": src.get("places", []), "dates": src.get("dates", []),
-            "duplicate_of": src.get("duplicate_of"),
+            "duplicate_of": src.get("duplicate_of"), "topic": src.get("topic"),
             "highlight": hl.get("body", []) or hl.get("title", []),
         })
     facets = {name: [_bucket(name, b) for b in agg["buckets"]] for name, agg in resp["aggregations"].items()}

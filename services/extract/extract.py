@@ -3,7 +3,8 @@
 Entities come from the configured recognizer (``HADATH_RECOGNIZER``), completed by the place
 gazetteer's LOC matches where the recognizer found nothing; LOC entities are linked to
 GeoNames places (:mod:`services.extract.places`); date expressions are resolved against
-``published_at`` (:mod:`services.extract.dates`).
+``published_at`` (:mod:`services.extract.dates`); the topic comes from the shipped topic
+classifier (:mod:`services.events.topic`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 
+from services.events.topic import TopicClassifier, article_text
 from services.extract.dates import find_dates
 from services.extract.ner import gazetteers as gaz_mod
 from services.extract.ner.features import normalize as ner_normalize
@@ -81,9 +83,10 @@ class Extractor:
         """One :class:`EnrichedArticle` per input, in order; offsets index each ``body``."""
         texts = [a.body for a in articles]
         found = self.recognizer.recognize_batch(texts)
+        topics = TopicClassifier.load().predict([article_text(a.title, a.body) for a in articles])
         places_found = found if self.recognizer is self.gazetteer else self.gazetteer.recognize_batch(texts)
         out = []
-        for article, entities, gaz in zip(articles, found, places_found):
+        for article, entities, gaz, topic in zip(articles, found, places_found, topics):
             if self.recognizer is not self.gazetteer:
                 entities = merge_entities(entities, gaz)
             # a name is also "known" when the same article names it without the proclitic
@@ -98,6 +101,7 @@ class Extractor:
                 entities=entities,
                 places=link_places(article.body, entities),
                 dates=find_dates(article.body, article.published_at),
+                topic=topic,
                 recognizer=self.recognizer.name,
             ))
         return out

@@ -57,7 +57,11 @@ def test_bad_messages_are_dead_lettered_and_the_next_good_one_indexed(make_pipel
     for d in dead:
         assert d.stage == "ingest" and d.error_message and d.topic == pipe.topics.raw and d.offset is not None
     assert pipe.count() == 1
-    assert pipe.search("الموصل")["total"] == 1
+    result = pipe.search("الموصل")
+    assert result["total"] == 1
+    # every article gets a predicted topic, a facet of its own
+    assert result["hits"][0]["topic"] in {"culture", "economy", "internationalNews", "middleEast", "sport", "technology"}
+    assert [b["count"] for b in result["facets"]["topic"]] == [1]
 
 
 def test_news_slice_indexed_exactly_once(make_pipeline, capsys):

@@ -70,7 +70,7 @@ def test_entity_filter_parsing_uses_canonical_keys():
 def test_search_body_has_filters_and_every_facet():
     body = build_query("بغداد", entities=[("LOC", "بغداد")], sources=["a"], size=3)
     assert body["size"] == 3
-    assert set(body["aggs"]) == {"PERS", "LOC", "ORG", "MISC", "source", "published_at"}
+    assert set(body["aggs"]) == {"PERS", "LOC", "ORG", "MISC", "source", "topic", "published_at"}
     assert build_query("x", collapse_duplicates=True)["query"]["bool"]["must_not"] == [
         {"exists": {"field": "duplicate_of"}}]
     assert {"term": {"entity_keys.LOC": "بغداد"}} in body["query"]["bool"]["filter"]

@@ -105,3 +105,18 @@ def test_a_proclitic_is_stripped_when_the_article_names_the_entity_without_it():
     (doc,) = extractor.extract_batch([NormalizedArticle.model_validate_json(normalized.outputs[0][1])])
     keys = [(e.text, e.normalized) for e in doc.entities if e.label == "PERS"]
     assert keys == [("هادي العامري", "هادي العامري"), ("هادي العامري", "هادي العامري")]
+
+
+def test_extract_gives_every_article_a_topic_beside_the_feeds_own_category():
+    match = {"source": "t", "title": "الهلال يفوز على النصر في الدوري", "category": "أخبار",
+             "body": "فاز فريق الهلال على النصر بهدفين مقابل هدف في مباراة الدوري السعودي لكرة القدم "
+                     "وسجل المهاجم الهدف الثاني في الدقيقة الأخيرة أمام جماهير الملعب."}
+    market = {"source": "t", "title": "ارتفاع مؤشر البورصة",
+              "body": "ارتفع المؤشر العام للبورصة بنسبة اثنين في المئة مع صعود أسهم البنوك وشركات "
+                      "الطاقة وزيادة السيولة وتراجع أسعار الفائدة على القروض."}
+    ingested = ingest_handler(Settings())([json.dumps(a, ensure_ascii=False).encode() for a in (match, market)])
+    normalized = normalize_handle([o.outputs[0][1] for o in ingested])
+    enriched = extract_handler(Extractor("gazetteer"))([o.outputs[0][1] for o in normalized])
+    docs = [EnrichedArticle.model_validate_json(o.outputs[0][1]) for o in enriched]
+    assert [d.topic for d in docs] == ["sport", "economy"]
+    assert docs[0].category == "أخبار"
