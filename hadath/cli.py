@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from contextlib import contextmanager
@@ -131,6 +132,8 @@ def services_status(as_json: bool = typer.Option(False, "--json")) -> None:
     if as_json:
         out.print_json(data=st)
         return
+    if not st:
+        out.print("no service has been started (hadath services up starts them)")
     for name, s in st.items():
         out.print(f"{name:12} {'running' if s['running'] else 'STOPPED':8} pid {s['pid']}  log {s['log']}")
 
@@ -303,20 +306,21 @@ def search_cmd(
     entity: Annotated[Optional[list[str]], typer.Option("--entity", help="LABEL:VALUE, e.g. LOC:بغداد (repeatable)")] = None,
     source: Annotated[Optional[list[str]], typer.Option("--source", help="only this source (repeatable)")] = None,
     topic: Annotated[Optional[list[str]], typer.Option("--topic", help="only this predicted topic, e.g. sport (repeatable)")] = None,
-    since: Annotated[Optional[str], typer.Option(help="published on or after YYYY-MM-DD")] = None,
-    until: Annotated[Optional[str], typer.Option(help="published on or before YYYY-MM-DD")] = None,
+    since: Annotated[Optional[str], typer.Option(help="published on or after this: YYYY-MM-DD, ISO 8601 or an age (2h, 7d)")] = None,
+    until: Annotated[Optional[str], typer.Option(help="published on or before this: YYYY-MM-DD, ISO 8601 or an age")] = None,
     collapse: bool = typer.Option(False, "--collapse-duplicates", help="show each near-duplicate story once"),
     size: int = typer.Option(10, min=0, max=1000),
     as_json: bool = typer.Option(False, "--json", help="print the contract's JSON shape"),
 ) -> None:
     """Full-text search with facets (entities by label, source, topic, month)."""
+    from hadath.replay import parse_since
     from shared.es import client
     from shared.search import parse_entity_filter, search
 
     try:
         filters = [parse_entity_filter(spec) for spec in entity or []]
-        since_d = date.fromisoformat(since) if since else None
-        until_d = date.fromisoformat(until) if until else None
+        since_d = _moment(since, "--since", parse_since)
+        until_d = _moment(until, "--until", parse_since)
     except ValueError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2)
@@ -369,12 +373,30 @@ def _friendly_errors(settings: Settings):
         raise typer.Exit(3)
 
 
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _moment(text: str | None, flag: str, parse_since) -> date | None:
+    """A ``--since``/``--until`` value: a day (``YYYY-MM-DD``), ISO 8601 or an age (``2h``).
+
+    Raises ValueError naming ``flag`` and the forms it takes."""
+    if not text:
+        return None
+    if not _DAY.match(text):
+        return parse_since(text, flag=flag)
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(f"{flag} {text!r}: {exc} (give YYYY-MM-DD, ISO 8601 or an age such as 2h, 7d)") from None
+
+
 def print_result(result: dict) -> None:
     """Print hits and facets as tables."""
     out.print(f"[bold]{result['total']}[/bold] documents")
     hits = Table("score", "title", "source", "published", "entities")
     for h in result["hits"]:
-        ents = ", ".join(sorted({f"{e['label']}:{e['text']}" for e in h["entities"]})[:6])
+        names = sorted({f"{e['label']}:{e['text']}" for e in h["entities"]})
+        ents = ", ".join(names[:6]) + (f", … (+{len(names) - 6}; --json for all)" if len(names) > 6 else "")
         hits.add_row(f"{h['score'] or 0:.2f}", h["title"] or "", h["source"] or "", (h["published_at"] or "")[:10], ents)
     out.print(hits)
     for name, buckets in result["facets"].items():

@@ -53,7 +53,7 @@ class ReplayRecord:
     dead_letter: DeadLetter
 
 
-def parse_since(text: str, *, now: datetime | None = None) -> datetime:
+def parse_since(text: str, *, now: datetime | None = None, flag: str = "--since") -> datetime:
     """The moment ``--since`` means, as an aware UTC datetime.
 
     Args:
@@ -61,6 +61,7 @@ def parse_since(text: str, *, now: datetime | None = None) -> datetime:
             is taken as UTC) or a relative age: a number and a unit ``s``, ``m``, ``h``, ``d``,
             ``w`` (``30m``, ``2h``, ``1d``, ``1.5h``), meaning that long before ``now``.
         now: the present (default: the clock), for the relative forms.
+        flag: the option named in the error message.
 
     Raises:
         ValueError: ``text`` is neither form.
@@ -72,7 +73,7 @@ def parse_since(text: str, *, now: datetime | None = None) -> datetime:
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise ValueError(f"--since {text!r}: give ISO 8601 (2026-01-05, 2026-01-05T10:00:00+03:00) "
+        raise ValueError(f"{flag} {text!r}: give ISO 8601 (2026-01-05, 2026-01-05T10:00:00+03:00) "
                          "or an age such as 30m, 2h, 1d") from None
     return as_utc(moment)
 

@@ -93,3 +93,18 @@ def test_count_records_matches_what_feed_reads(tmp_path):
     (tmp_path / "c.html").write_text("<p>خبر</p>", encoding="utf-8")
     assert count_records([tmp_path]) == 6
     assert count_records([tmp_path / "missing"]) is None
+
+
+def test_search_since_and_until_take_days_iso_times_and_ages_with_clear_errors():
+    from datetime import date, datetime
+
+    from hadath.cli import _moment
+    from hadath.replay import parse_since
+
+    assert _moment("2026-01-05", "--since", parse_since) == date(2026, 1, 5)
+    assert isinstance(_moment("2h", "--since", parse_since), datetime)
+    assert _moment(None, "--until", parse_since) is None
+    with pytest.raises(ValueError, match="--until '2026-13-45'.*YYYY-MM-DD"):
+        _moment("2026-13-45", "--until", parse_since)
+    with pytest.raises(ValueError, match="--until 'yesterday'"):
+        _moment("yesterday", "--until", parse_since)
