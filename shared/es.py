@@ -153,6 +153,8 @@ def mappings() -> dict[str, Any]:
             "published_at": {"type": "date"}, "ingested_at": {"type": "date"},
             "language": keyword, "category": keyword, "topic": keyword, "duplicate_of": keyword,
             "dedup_keys": keyword,
+            # a producer's own fields: kept in _source as sent, never indexed (any shape)
+            "extra": {"type": "object", "enabled": False},
             "signature": {"type": "keyword", "index": False, "doc_values": False},
             "entities": {"properties": {
                 "text": keyword, "label": keyword, "normalized": keyword,

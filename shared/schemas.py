@@ -10,7 +10,7 @@ story text (``IngestedArticle.body``), end exclusive.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
@@ -30,7 +30,9 @@ class RawArticle(_Message):
 
     ``body`` is required and may be plain text, HTML or a whole scraped page (ingest splits
     it). ``published_at`` may be ISO 8601 or an Arabic date ("الخميس 4 يناير 2024").
-    Unknown fields and wrong types are rejected (dead-lettered with the reason).
+    The gate keeps unknown fields apart (:attr:`StoryFields.extra`) and turns a number in a text
+    field into text before validating; other wrong types are rejected (dead-lettered with the
+    reason).
     """
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
@@ -51,6 +53,9 @@ class StoryFields(BaseModel):
 
     ``body`` is the story text (HTML stripped, boilerplate removed): every later offset points
     into it. ``parent_id`` links a story embedded in another page to that page's main story.
+    ``extra`` holds the fields a producer sent that Hadath does not know (``author``, ``tags``,
+    ...), kept as sent (at most ``services.ingest.gate.EXTRA_MAX_BYTES`` of JSON); stored with
+    the document, not searched.
     """
 
     article_id: str
@@ -63,6 +68,7 @@ class StoryFields(BaseModel):
     ingested_at: datetime
     language: str = "ar"
     category: str | None = None
+    extra: dict[str, Any] | None = None
 
 
 class IngestedArticle(_Message, StoryFields):

@@ -18,8 +18,10 @@ UTF-8 (strict)         ``invalid_utf8``    a leading UTF-8 BOM is accepted and d
 JSON                   ``invalid_json``    message gives line, column, char offset; says
                                            when the text ends early (truncated)
 a JSON object          ``not_an_object``   an array, string, number... is refused
-``RawArticle`` model   ``schema``          missing ``body``, wrong types, unknown fields,
-                                           an unsupported ``schema_version``: every field
+``RawArticle`` model   ``schema``          missing ``body``, wrong types (a number in
+                                           ``id``/``source``/``title``/``category`` is
+                                           turned into text first), an unsupported
+                                           ``schema_version``: every field
                                            error is listed by field name (a nested array or
                                            object where a string belongs is refused here;
                                            nested ~1,000 deep, at ``JSON`` already)
@@ -36,6 +38,10 @@ detected language      ``unsupported_language``  fewer than half of the letters 
 =====================  ==================  ==================================================
 
 What is fixed rather than refused:
+
+- Fields Hadath does not know (``author``, ``tags``, ``image_url``...) are kept with the main
+  story as ``extra``, as sent, while their JSON fits :data:`EXTRA_MAX_BYTES` (64 KiB); the
+  names of any left out are passed to ``on_warning`` (code ``"extra_truncated"``).
 
 - HTML (``content_type == "text/html"``, or no ``content_type`` and the body contains markup):
   converted to text by ``markup.html_to_text`` (script/style and page chrome dropped, entities
@@ -253,6 +259,37 @@ def _clean_controls(text: str) -> str:
     return text.translate(_CONTROL_MAP)
 
 
+#: Largest JSON size of the unknown fields kept with an article, in bytes (UTF-8).
+EXTRA_MAX_BYTES = 64 * 1024
+#: Known string fields a number is turned into text for (unambiguous: ``"source": 12345``).
+_NUMBER_AS_TEXT = ("id", "source", "title", "category")
+
+
+def _split_extra(obj: dict) -> tuple[dict, dict, list[str]]:
+    """``(known fields, unknown fields kept, names of unknown fields left out)`` of a raw object.
+
+    Producers add their own fields (``author``, ``tags``, ``image_url``...): they are kept, in
+    order, while their JSON stays within :data:`EXTRA_MAX_BYTES`; the others are named."""
+    known, extra, dropped, size = {}, {}, [], 2
+    for key, value in obj.items():
+        if key in RawArticle.model_fields:
+            known[key] = value
+            continue
+        n = len(json.dumps({key: value}, ensure_ascii=False).encode()) - 1
+        if size + n > EXTRA_MAX_BYTES:
+            dropped.append(key)
+            continue
+        extra[key] = value
+        size += n
+    return known, extra, dropped
+
+
+def _coerce_numbers(known: dict) -> dict:
+    """A number where a text field is expected becomes its text (``12345`` → ``"12345"``)."""
+    return {k: (str(v) if k in _NUMBER_AS_TEXT and isinstance(v, (int, float)) and not isinstance(v, bool) else v)
+            for k, v in known.items()}
+
+
 def _clean_fields(raw: RawArticle) -> RawArticle:
     """``raw`` with :func:`_clean_controls` applied to every string field."""
     update = {
@@ -337,8 +374,15 @@ def process_raw(
             "send each article as its own message",
         )
 
+    known, extra, dropped = _split_extra(obj)
+    if dropped:
+        msg = (f"unknown fields over the {EXTRA_MAX_BYTES:,}-byte limit for kept extras were left out: "
+               f"{', '.join(repr(k) for k in dropped[:10])}")
+        logger.warning(msg)
+        if on_warning is not None:
+            on_warning("extra_truncated", msg)
     try:
-        raw = RawArticle.model_validate(obj)
+        raw = RawArticle.model_validate(_coerce_numbers(known))
     except ValidationError as e:
         raise Rejected("schema", _schema_message(e)) from None
     raw = _clean_fields(raw)
@@ -422,14 +466,14 @@ def process_raw(
     category = raw.category.strip() or None if raw.category else None
 
     main_id = ids.article_id(url=url, source=source, external_id=raw.id, title=title, body=main.body)
-    def story_message(article_id, parent_id, story_title, body, when, story_category):
+    def story_message(article_id, parent_id, story_title, body, when, story_category, story_extra=None):
         return IngestedArticle(
             article_id=article_id, parent_id=parent_id, source=source, url=url, title=story_title,
             body=body, published_at=when, ingested_at=ingested_at, language="ar",
-            category=story_category, content_hash=ids.content_hash(body),
+            category=story_category, content_hash=ids.content_hash(body), extra=story_extra,
         )
 
-    out = [story_message(main_id, None, title, main.body, published_at, category)]
+    out = [story_message(main_id, None, title, main.body, published_at, category, extra or None)]
     # embedded stories: the page does not say when they appeared, nor their category
     for position, story in enumerate(stories[1:], start=1):
         out.append(story_message(ids.embedded_id(main_id, position), main_id, story.title, story.body, None, None))

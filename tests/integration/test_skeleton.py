@@ -40,7 +40,7 @@ def test_bad_messages_are_dead_lettered_and_the_next_good_one_indexed(make_pipel
     pipe = make_pipeline()
     truncated = '{"title": "خبر", "body": "نص لم يكتمل'.encode()
     not_utf8 = b'{"title": "\xd8 bad", "body": "\xff\xfe \xd8\xa8"}'
-    good = jsonl_bytes({"source": "test", "title": "اجتماع في الموصل",
+    good = jsonl_bytes({"source": "test", "title": "اجتماع في الموصل", "author": "مراسلنا", "tags": ["نينوى"],
                         "body": "عقد مجلس محافظة نينوى اجتماعا في الموصل اليوم لبحث إعادة الإعمار."})[0]
     pipe.send_raw(truncated, not_utf8, good)
     pipe.wait()
@@ -57,6 +57,8 @@ def test_bad_messages_are_dead_lettered_and_the_next_good_one_indexed(make_pipel
     for d in dead:
         assert d.stage == "ingest" and d.error_message and d.topic == pipe.topics.raw and d.offset is not None
     assert pipe.count() == 1
+    # a producer's own fields are kept with the article, not refused
+    assert pipe.docs()[0]["extra"] == {"author": "مراسلنا", "tags": ["نينوى"]}
     result = pipe.search("الموصل")
     assert result["total"] == 1
     # every article gets a predicted topic, a facet of its own

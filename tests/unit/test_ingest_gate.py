@@ -99,13 +99,29 @@ def test_mostly_arabic_with_latin_names_accepted():
     assert run(msg(body=body))[0].language == "ar"
 
 
-def test_wrong_types_and_unknown_fields_rejected_naming_each_field():
-    value = msg(title="حقل زائد", body="خبر قصير عن طرابلس.", source=987, published_at=["2024"], tags={"a": 1})
+def test_wrong_types_rejected_naming_each_field_and_unknown_fields_kept():
+    value = msg(title="حقل زائد", body="خبر قصير عن طرابلس.", url=987, published_at=["2024"], tags={"a": 1})
     err = rejected(value)
     assert err.error_type == "schema"
-    assert "'source'" in err.message and "must be a string" in err.message and "987" in err.message
-    assert "'published_at'" in err.message
-    assert "'tags'" in err.message and "not a known field" in err.message
+    assert "'url'" in err.message and "must be a string" in err.message and "987" in err.message
+    assert "'published_at'" in err.message and "'tags'" not in err.message
+
+
+def test_unknown_fields_are_kept_and_a_number_as_source_becomes_text():
+    (story,) = run(msg(body="خبر قصير عن طرابلس.", source=12345, author="سمير", tags=["ليبيا", "اقتصاد"],
+                       image_url="https://example.org/a.jpg"))
+    assert story.source == "12345"
+    assert story.extra == {"author": "سمير", "tags": ["ليبيا", "اقتصاد"], "image_url": "https://example.org/a.jpg"}
+
+
+def test_unknown_fields_over_the_cap_are_named_not_refused():
+    from services.ingest.gate import EXTRA_MAX_BYTES
+
+    warnings = []
+    value = msg(body="خبر قصير عن طرابلس.", small="x", huge="ب" * EXTRA_MAX_BYTES)
+    (story,) = process_raw(value, ingested_at=NOW, on_warning=lambda code, m: warnings.append((code, m)))
+    assert story.extra == {"small": "x"}
+    assert warnings and warnings[0][0] == "extra_truncated" and "'huge'" in warnings[0][1]
 
 
 def test_bad_content_type_rejected():
