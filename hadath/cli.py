@@ -427,7 +427,7 @@ def demo(extract_workers: int = typer.Option(1, "--extract-workers", min=1),
     console.rule("4/5 waiting until everything is indexed")
     started = time.monotonic()
     wait_until_idle(settings, timeout_seconds=timeout_seconds,
-                    on_poll=lambda st: console.print(f"  lag: " + ", ".join(f"{k} {v['lag']}" for k, v in st["groups"].items())))
+                    on_poll=lambda st: console.print("  lag: " + ", ".join(f"{k} {v['lag']}" for k, v in st["groups"].items())))
     es.indices.refresh(index=settings.index_alias)
     console.print(f"{es.count(index=settings.index_alias)['count']} documents in the index "
                   f"({time.monotonic() - started:.1f} s after feeding; the sample page holds two stories, "

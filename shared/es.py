@@ -20,13 +20,11 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from elasticsearch import Elasticsearch, helpers
-
-from functools import lru_cache
-from pathlib import Path
 
 from shared.arabic import ARTICLE, PROCLITICS, PROTECTED_NAMES, es_char_filter_mappings, normalize
 from shared.neardup import band_keys

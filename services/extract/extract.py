@@ -63,6 +63,7 @@ class Extractor:
             recognizer = self.gazetteer if recognizer == "gazetteer" else get_recognizer(recognizer, model_dir=model_dir)
         self.recognizer = recognizer
         self.known = known_names()
+        self.topics = TopicClassifier.load()
 
     def _canonical(self, entity: Entity, body: str, own: set[str]) -> Entity:
         itself = normalize(entity.text, collapse_whitespace=True)
@@ -83,7 +84,7 @@ class Extractor:
         """One :class:`EnrichedArticle` per input, in order; offsets index each ``body``."""
         texts = [a.body for a in articles]
         found = self.recognizer.recognize_batch(texts)
-        topics = TopicClassifier.load().predict([article_text(a.title, a.body) for a in articles])
+        topics = self.topics.predict([article_text(a.title, a.body) for a in articles])
         places_found = found if self.recognizer is self.gazetteer else self.gazetteer.recognize_batch(texts)
         out = []
         for article, entities, gaz, topic in zip(articles, found, places_found, topics):
