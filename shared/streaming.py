@@ -402,11 +402,17 @@ def add_stage_agent(
 
     async def agent(stream):  # noqa: ANN001 - Faust stream
         async for events in stream.take_events(batch_size, within=batch_seconds):
+            # Hold the batch: take_events acks it in a finally that the stream's own stop may run
+            # while this batch is still in flight; held events are acknowledged only below.
+            _leave_unacked(events)
             messages = [InMessage(topic=e.message.topic, partition=e.message.partition,
                                   offset=e.message.offset, key=e.message.key,
                                   value=e.value if e.value is not None else b"") for e in events]
             try:
                 await runner.run_batch(messages)
+                for event in events:  # delivered: release the hold and acknowledge for real
+                    event.message.acked = False
+                    await stream.ack(event)
             except asyncio.CancelledError:  # the worker stops: the batch is read again next time
                 _leave_unacked(events)
                 _stop_acknowledging(app.consumer)
