@@ -17,9 +17,11 @@ module does the Kafka part (:class:`StageRunner`). For every batch it:
    retrying for as long as the broker is unreachable (:mod:`shared.retry`);
 4. only then lets Faust acknowledge the batch, so its offsets are committed.
 
-If anything interrupts a batch before step 4 (SIGTERM while Elasticsearch is down, a cancelled
-agent, a bug), the batch is left unacknowledged: Faust's ``take_events`` would otherwise ack it
-in its ``finally`` and the next commit would skip messages that were never delivered. The next
+Every batch is held unacknowledged from the moment it is read (:func:`_leave_unacked`) and
+acknowledged by the loop itself only after step 3: Faust's ``take_events`` acks a batch in a
+``finally`` that the stream's own stop may run while the batch is still in flight (SIGTERM while
+Elasticsearch is down), and the next commit would then skip messages never delivered. If
+anything interrupts a batch (SIGTERM, a cancelled agent, a bug), it simply stays held. The next
 start (or the next owner of the partition) reads them again; deterministic ``article_id`` keys
 and Elasticsearch ``_id`` make that harmless (at least once in Kafka, exactly once in the index).
 A bug in this loop itself (not in a message: those become dead letters) ends the worker process
@@ -353,7 +355,8 @@ class StageRunner:
 
 
 def _leave_unacked(events: Sequence[Any]) -> None:
-    """Mark ``events`` so Faust's ``take_events`` cannot acknowledge them on its way out.
+    """Hold ``events``: Faust's ``take_events`` cannot acknowledge them on its way out (the loop
+    releases and acknowledges them itself once they are delivered).
 
     ``take_events`` acks every event of a batch in a ``finally`` clause, even when the batch's
     processing was interrupted. A message flagged ``acked`` without the consumer's ack
