@@ -381,6 +381,16 @@ class EventClusterer:
         """Assign one enriched article (see :meth:`add_features`)."""
         return self.add_features(features_of(article))
 
+    def query_for(self, f: ArticleFeatures) -> CandidateQuery:
+        """What the store is asked for the candidates of one article (a store backed by a search
+        engine can prefetch with it): its name features, its ``query_terms`` heaviest word
+        buckets and its interval widened by ``window_days``."""
+        p = self.params
+        terms = tuple(int(t) for t, _ in sorted(zip(f.words.indices, f.words.data),
+                                                 key=lambda kv: (-kv[1], kv[0]))[: p.query_terms])
+        return CandidateQuery(names=tuple(sorted(f.names)), terms=terms,
+                              interval_days=article_interval(f.time, p), window_days=p.window_days)
+
     def add_features(self, f: ArticleFeatures) -> Assignment:
         """Assign one article: join the best candidate above ``threshold`` or open an event;
         merge two events the article bridges. An article already assigned keeps its event."""
@@ -388,12 +398,7 @@ class EventClusterer:
         if known is not None:
             return Assignment(f.article_id, self.store.resolve(known), opened=False, score=None)
         p = self.params
-        interval = article_interval(f.time, p)
-        terms = tuple(int(t) for t, _ in sorted(zip(f.words.indices, f.words.data),
-                                                 key=lambda kv: (-kv[1], kv[0]))[: p.query_terms])
-        query = CandidateQuery(names=tuple(sorted(f.names)), terms=terms, interval_days=interval,
-                               window_days=p.window_days)
-        cands = sorted(self.store.candidates(query), key=EventState.age_key)
+        cands = sorted(self.store.candidates(self.query_for(f)), key=EventState.age_key)
         scores = self.score_many(f, cands)
         ranked = sorted(zip(scores, cands), key=lambda sc: (-sc[0], sc[1].age_key()))
         if not ranked or ranked[0][0] < p.threshold:
