@@ -24,7 +24,7 @@ DEMO_QUERY = "بغداد"
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Hadath: Arabic news → searchable events.")
 infra_app = typer.Typer(no_args_is_help=True, help="Local Kafka and Elasticsearch (java processes).")
-services_app = typer.Typer(no_args_is_help=True, help="The four Faust services as background processes.")
+services_app = typer.Typer(no_args_is_help=True, help="The five Faust services as background processes.")
 app.add_typer(infra_app, name="infra")
 app.add_typer(services_app, name="services")
 console = Console(stderr=True)

@@ -15,7 +15,7 @@ from shared import limits
 from shared.settings import Settings
 from shared.topics import Topics
 
-SERVICES = ("ingest", "normalize", "extract", "index")
+SERVICES = ("ingest", "normalize", "extract", "events", "index")
 
 # kafka-python warns on every describe of a Faust group (it cannot decode Faust's member
 # metadata); the member count we need is unaffected.
@@ -28,8 +28,9 @@ def _admin(settings: Settings) -> KafkaAdminClient:
 
 
 def ensure_topics(settings: Settings) -> list[str]:
-    """Create the pipeline topics (``settings.topic_partitions`` partitions, replication 1)
-    with the size limits and compression of :mod:`shared.limits`.
+    """Create the pipeline topics (``settings.topic_partitions`` partitions, one for
+    ``articles.enriched``: :meth:`shared.topics.Topics.partitions`; replication 1) with the size
+    limits and compression of :mod:`shared.limits`.
 
     Existing topics keep their partitions; their ``max.message.bytes`` and
     ``compression.type`` are set to the current limits (so an installation created with
@@ -46,7 +47,7 @@ def ensure_topics(settings: Settings) -> list[str]:
             if name in existing:
                 continue
             try:
-                admin.create_topics([NewTopic(name=name, num_partitions=settings.topic_partitions,
+                admin.create_topics([NewTopic(name=name, num_partitions=topics.partitions(name, settings),
                                               replication_factor=1, topic_configs=configs[name])])
                 created.append(name)
             except TopicAlreadyExistsError:
@@ -63,7 +64,7 @@ def ensure_topics(settings: Settings) -> list[str]:
 def input_topic(topics: Topics, service: str) -> str:
     """The topic ``service`` consumes."""
     return {"ingest": topics.raw, "normalize": topics.ingested, "extract": topics.normalized,
-            "index": topics.enriched}[service]
+            "events": topics.enriched, "index": topics.clustered}[service]
 
 
 def group_member_ids(admin: KafkaAdminClient, groups: list[str]) -> dict[str, set[str]]:

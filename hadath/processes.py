@@ -1,4 +1,4 @@
-"""``hadath services up|down|status``: the four services as background processes.
+"""``hadath services up|down|status``: the five services as background processes.
 
 Each runs ``python -m services.<name>`` with the caller's environment (so the same ``HADATH_*``
 settings), logging to ``<home>/logs/<group_prefix>/<name>.log`` with its pid in
@@ -32,8 +32,8 @@ def _dirs(settings: Settings) -> tuple[Path, Path]:
 
 
 def process_names(extract_workers: int) -> list[str]:
-    """``["ingest", "normalize", "extract-1", …, "extract-N", "index"]``."""
-    return ["ingest", "normalize", *[f"extract-{i}" for i in range(1, extract_workers + 1)], "index"]
+    """``["ingest", "normalize", "extract-1", …, "extract-N", "events", "index"]``."""
+    return ["ingest", "normalize", *[f"extract-{i}" for i in range(1, extract_workers + 1)], "events", "index"]
 
 
 def up(settings: Settings, *, extract_workers: int = 1, wait_seconds: float = 180, progress=print) -> list[str]:

@@ -28,7 +28,7 @@ from elasticsearch import Elasticsearch, helpers
 
 from shared.arabic import ARTICLE, PROCLITICS, PROTECTED_NAMES, es_char_filter_mappings, normalize
 from shared.neardup import band_keys
-from shared.schemas import ENTITY_LABELS, EnrichedArticle, EventDocument
+from shared.schemas import ENTITY_LABELS, ArticleDocument, EnrichedArticle
 from shared.settings import Settings, env_name
 
 ANALYZER = "hadath_arabic"
@@ -134,7 +134,7 @@ def _text_field() -> dict[str, Any]:
 
 
 def mappings() -> dict[str, Any]:
-    """The document mapping (fields of :class:`shared.schemas.EventDocument` + facet keys).
+    """The article document mapping (fields of :class:`shared.schemas.ArticleDocument` + facet keys).
 
     ``entity_keys.<LABEL>`` holds each entity's canonical ``normalized`` key as a keyword,
     the field facets and ``--entity LABEL:VALUE`` filters use (Kibana can aggregate it, unlike
@@ -150,6 +150,7 @@ def mappings() -> dict[str, Any]:
             "title": _text_field(), "body": _text_field(),
             "published_at": {"type": "date"}, "ingested_at": {"type": "date"},
             "language": keyword, "category": keyword, "topic": keyword, "duplicate_of": keyword,
+            "event_id": keyword,
             "dedup_keys": keyword,
             # a producer's own fields: kept in _source as sent, never indexed (any shape)
             "extra": {"type": "object", "enabled": False},
@@ -172,42 +173,100 @@ def mappings() -> dict[str, Any]:
     }
 
 
-def index_template(settings: Settings) -> dict[str, Any]:
-    """Body of the composable index template ``<alias>`` for indices ``<alias>-*``."""
+def events_mappings() -> dict[str, Any]:
+    """The event document mapping (:func:`services.events.docs.event_document` writes it).
+
+    ``entity_keys.<LABEL>`` is a list of ``{value, count}`` (the top keys, most mentioned
+    first; ``entity_keys.PERS.value`` filters and facets); ``places`` carry ``location`` for
+    maps; ``state`` is the clusterer's own state (stored, never indexed); ``cand_names``,
+    ``cand_terms`` and ``interval_lo_days``/``interval_hi_days`` are what the events stage
+    searches candidate events by; ``merged_into`` is set on an event merged into another.
+    """
+    keyword = {"type": "keyword", "ignore_above": KEYWORD_MAX_CHARS}
+    count_key = {"properties": {"value": keyword, "count": {"type": "integer"}}}
     return {
-        "index_patterns": [f"{settings.index_alias}-*"],
-        "priority": 200,
-        "template": {
-            "settings": {"number_of_shards": 1, "number_of_replicas": 0,
-                         "refresh_interval": "1s", "analysis": analysis_settings()},
-            "mappings": mappings(),
+        "dynamic": "strict",
+        "properties": {
+            "event_id": keyword, "title": _text_field(), "summary": _text_field(),
+            "article_count": {"type": "integer"}, "source_count": {"type": "integer"},
+            "sources": keyword, "article_ids": keyword,
+            "source_counts": {"properties": {"value": keyword, "count": {"type": "integer"}}},
+            "first_published_at": {"type": "date"}, "last_published_at": {"type": "date"},
+            "first_ingested_at": {"type": "date"}, "last_ingested_at": {"type": "date"},
+            "event_date": {"type": "date", "format": "strict_date||yyyy-MM||yyyy"},
+            "entity_keys": {"properties": {label: count_key for label in ENTITY_LABELS}},
+            "places": {"properties": {
+                "name": keyword, "geonameid": {"type": "long"}, "country_code": keyword,
+                "location": {"type": "geo_point"}, "feature": keyword, "count": {"type": "integer"},
+            }},
+            "topic": keyword, "topic_counts": {"properties": {"value": keyword, "count": {"type": "integer"}}},
+            "trending": {"type": "boolean"}, "trending_score": {"type": "float"},
+            "recent_count": {"type": "integer"},
+            "updated_at": {"type": "date"}, "merged_into": keyword, "merged_from": keyword,
+            "cand_names": keyword, "cand_terms": {"type": "long"},
+            "interval_lo_days": {"type": "double"}, "interval_hi_days": {"type": "double"},
+            "state": {"type": "object", "enabled": False},
         },
     }
 
 
+def _template(alias: str, mapping: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "index_patterns": [f"{alias}-*"],
+        "priority": 200,
+        "template": {
+            "settings": {"number_of_shards": 1, "number_of_replicas": 0,
+                         "refresh_interval": "1s", "analysis": analysis_settings()},
+            "mappings": mapping,
+        },
+    }
+
+
+def index_template(settings: Settings) -> dict[str, Any]:
+    """Body of the composable index template ``<alias>`` for article indices ``<alias>-*``."""
+    return _template(settings.index_alias, mappings())
+
+
+def events_index_template(settings: Settings) -> dict[str, Any]:
+    """Body of the composable index template ``<events_alias>`` for event indices."""
+    return _template(settings.events_alias, events_mappings())
+
+
+def _versioned_name(alias: str, template: dict[str, Any]) -> str:
+    body = json.dumps(template["template"], sort_keys=True, ensure_ascii=False)
+    return f"{alias}-{hashlib.sha256(body.encode()).hexdigest()[:10]}"
+
+
 def index_name(settings: Settings) -> str:
-    """The concrete index behind the alias: ``<alias>-<10 hex of the template's hash>``.
+    """The concrete article index behind the alias: ``<alias>-<10 hex of the template's hash>``.
 
     A change of analyzers or mapping gives a new name, so :func:`ensure_index` migrates.
     """
-    body = json.dumps(index_template(settings)["template"], sort_keys=True, ensure_ascii=False)
-    return f"{settings.index_alias}-{hashlib.sha256(body.encode()).hexdigest()[:10]}"
+    return _versioned_name(settings.index_alias, index_template(settings))
 
 
-def ensure_index(client: Elasticsearch, settings: Settings, *, progress=lambda *_: None) -> str:
-    """Put the template, create the current index and point the alias at it (idempotent).
+def events_index_name(settings: Settings) -> str:
+    """The concrete event index behind ``HADATH_EVENTS_ALIAS`` (named as :func:`index_name`)."""
+    return _versioned_name(settings.events_alias, events_index_template(settings))
 
-    When the alias points at an index built from an older template (other analyzers or
-    mapping), its documents are reindexed into the new index, the alias moves in one atomic
-    step and the old index is deleted. Returns the concrete index name.
-    """
-    name = index_name(settings)
-    client.indices.put_index_template(name=settings.index_alias, **index_template(settings))
-    current = list(client.indices.get_alias(name=settings.index_alias)) \
-        if client.indices.exists_alias(name=settings.index_alias) else []
-    if current == [name]:
+
+def _alias_indices(client: Elasticsearch, alias: str) -> list[str]:
+    return sorted(client.indices.get_alias(name=alias)) if client.indices.exists_alias(name=alias) else []
+
+
+def _is_article_index(client: Elasticsearch, index: str) -> bool:
+    props = client.indices.get_mapping(index=index)[index]["mappings"].get("properties", {})
+    return "body" in props and "article_count" not in props
+
+
+def _ensure_versioned(client: Elasticsearch, alias: str, template: dict[str, Any], name: str,
+                      old: list[str], progress) -> str:
+    """Template, index ``name``, documents of ``old`` indices copied in, alias moved, old deleted."""
+    client.indices.put_index_template(name=alias, **template)
+    current = _alias_indices(client, alias)
+    if current == [name] and not old:
         return name
-    old = [index for index in current if index != name]
+    old = sorted(set(old) | {index for index in current if index != name})
     if not client.indices.exists(index=name):
         client.options(ignore_status=400).indices.create(index=name)
     for previous in old:
@@ -216,17 +275,50 @@ def ensure_index(client: Elasticsearch, settings: Settings, *, progress=lambda *
         helpers.bulk(client, ({"_index": name, "_id": hit["_id"], "_source": hit["_source"]}
                               for hit in helpers.scan(client, index=previous)), chunk_size=500)
         client.indices.refresh(index=name)
-    actions = [{"remove": {"index": previous, "alias": settings.index_alias}} for previous in old]
-    actions.append({"add": {"index": name, "alias": settings.index_alias, "is_write_index": True}})
+    actions = [{"remove": {"index": previous, "alias": a}} for previous in old
+               for a in client.indices.get_alias(index=previous)[previous].get("aliases", {})]
+    actions.append({"add": {"index": name, "alias": alias, "is_write_index": True}})
     client.indices.update_aliases(actions=actions)
     for previous in old:
         client.options(ignore_status=404).indices.delete(index=previous)
     return name
 
 
+def ensure_index(client: Elasticsearch, settings: Settings, *, progress=lambda *_: None) -> str:
+    """Put the templates, create the current article and event indices and point their aliases
+    at them (idempotent). Returns the concrete article index name.
+
+    When an alias points at an index built from an older template (other analyzers or
+    mapping), its documents are reindexed into the new index, the alias moves in one atomic
+    step and the old index is deleted. An installation from before events existed has its
+    article documents behind ``hadath-events`` (then the article alias): they move to the
+    article index the same way, and the alias is taken over by the event index.
+    """
+    name = index_name(settings)
+    legacy = [index for index in _alias_indices(client, settings.events_alias)
+              if settings.events_alias != settings.index_alias and _is_article_index(client, index)]
+    _ensure_versioned(client, settings.index_alias, index_template(settings), name, legacy, progress)
+    ensure_events_index(client, settings, progress=progress)
+    return name
+
+
+def ensure_events_index(client: Elasticsearch, settings: Settings, *, progress=lambda *_: None) -> str:
+    """Put the event template, create the event index, point ``HADATH_EVENTS_ALIAS`` at it
+    (older event indices migrate as in :func:`ensure_index`). Returns the concrete name.
+
+    Raises:
+        RuntimeError: the alias still points at an article index (run :func:`ensure_index`).
+    """
+    current = _alias_indices(client, settings.events_alias)
+    if any(_is_article_index(client, index) for index in current):
+        raise RuntimeError(f"{settings.events_alias} still holds article documents; ensure_index migrates them")
+    return _ensure_versioned(client, settings.events_alias, events_index_template(settings),
+                             events_index_name(settings), [], progress)
+
+
 def document(article: EnrichedArticle) -> dict[str, Any]:
     """The JSON document indexed for ``article`` (``_id`` = ``article_id``)."""
-    doc = EventDocument.from_enriched(article).model_dump(mode="json")
+    doc = ArticleDocument.from_enriched(article).model_dump(mode="json")
     keys: dict[str, list[str]] = {label: [] for label in ENTITY_LABELS}
     for e in article.entities:
         if e.normalized and e.normalized not in keys[e.label]:

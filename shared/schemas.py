@@ -159,12 +159,33 @@ class EnrichedArticle(NormalizedArticle, Findings):
     recognizer: str | None = None
 
 
-class EventDocument(StoryFields, Findings):
-    """The Elasticsearch document (``_id`` = ``article_id``), the contract's document fields."""
+class ClusteredArticle(EnrichedArticle):
+    """``articles.clustered``: the enriched story plus the event the events stage put it in
+    (``event_id``, see :mod:`services.events.cluster`). Key: ``article_id``."""
+
+    event_id: str
+
+
+class EventReassignment(_Message):
+    """``articles.clustered``: an article already sent with ``merged_from`` now belongs to
+    ``event_id`` (its event was merged into that one). Key: ``article_id``, so it follows the
+    article's own message on the same partition."""
+
+    kind: Literal["reassign"] = "reassign"
+    article_id: str
+    event_id: str
+    merged_from: str
+
+
+class ArticleDocument(StoryFields, Findings):
+    """The article document in Elasticsearch (``_id`` = ``article_id``, alias
+    ``HADATH_INDEX_ALIAS``): the contract's article document fields."""
+
+    event_id: str | None = None
 
     @classmethod
-    def from_enriched(cls, art: EnrichedArticle) -> "EventDocument":
-        """Project an enriched message onto the document fields."""
+    def from_enriched(cls, art: EnrichedArticle) -> "ArticleDocument":
+        """Project an enriched (or clustered) message onto the document fields."""
         return cls.model_validate(art.model_dump(include=set(cls.model_fields)))
 
 
@@ -176,7 +197,7 @@ class DeadLetter(_Message):
     ``None`` in records written before that field existed).
     """
 
-    stage: Literal["feed", "ingest", "normalize", "extract", "index"]
+    stage: Literal["feed", "ingest", "normalize", "extract", "events", "index"]
     error_type: str
     error_message: str
     topic: str | None = None

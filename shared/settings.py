@@ -29,9 +29,11 @@ class Settings(BaseSettings):
             ``$HADATH_HOME/secrets/elastic.password``, which the first ``hadath infra up``
             generates (mode 0600); an empty value sends no credentials (a cluster without
             security). Never printed: a :class:`~pydantic.SecretStr`.
-        index_alias: alias that search, indexing and Kibana use; the concrete index
-            behind it is named by :func:`shared.es.index_name`
-            (``HADATH_INDEX_ALIAS``).
+        index_alias: alias of the article documents, the one search, indexing and Kibana use;
+            the concrete index behind it is named by :func:`shared.es.index_name`
+            (``HADATH_INDEX_ALIAS``; ``hadath-events`` before events existed: such an
+            installation is migrated at start-up, see :func:`shared.es.ensure_index`).
+        events_alias: alias of the event documents (``HADATH_EVENTS_ALIAS``).
         topic_prefix: prefix put before every topic name, for isolated test runs
             (``HADATH_TOPIC_PREFIX``).
         topic_partitions: partitions of every topic this project creates (``HADATH_TOPIC_PARTITIONS``).
@@ -60,7 +62,8 @@ class Settings(BaseSettings):
     es_url: str = "http://127.0.0.1:9200"
     es_user: str = "elastic"
     es_password: SecretStr | None = None
-    index_alias: str = "hadath-events"
+    index_alias: str = "hadath-articles"
+    events_alias: str = "hadath-events"
     topic_prefix: str = ""
     topic_partitions: int = Field(default=8, ge=1)
     group_prefix: str = "hadath"

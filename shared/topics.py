@@ -1,4 +1,11 @@
-"""Topic names of the pipeline (the contract's names), behind ``Settings.topic_prefix``."""
+"""Topic names of the pipeline (the contract's names), behind ``Settings.topic_prefix``.
+
+``articles.enriched`` has **one partition**: the events stage reads it, and one partition means
+one active events worker, the single writer of event documents (a second worker is a hot
+standby that takes over on a rebalance), so two workers never open two events for one story.
+Every other topic has ``HADATH_TOPIC_PARTITIONS`` (extract scales on ``articles.normalized``,
+index on ``articles.clustered``).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +17,12 @@ RAW = "articles.raw"
 INGESTED = "articles.ingested"
 NORMALIZED = "articles.normalized"
 ENRICHED = "articles.enriched"
+CLUSTERED = "articles.clustered"
 DEADLETTER = "articles.deadletter"
 
-ALL = (RAW, INGESTED, NORMALIZED, ENRICHED, DEADLETTER)
+ALL = (RAW, INGESTED, NORMALIZED, ENRICHED, CLUSTERED, DEADLETTER)
+#: Topics with a fixed partition count whatever ``HADATH_TOPIC_PARTITIONS`` says.
+FIXED_PARTITIONS = {ENRICHED: 1}
 
 
 @dataclass(frozen=True)
@@ -23,6 +33,7 @@ class Topics:
     ingested: str
     normalized: str
     enriched: str
+    clustered: str
     deadletter: str
 
     @classmethod
@@ -30,8 +41,14 @@ class Topics:
         """Prefix every contract topic name with ``settings.topic_prefix``."""
         p = settings.topic_prefix
         return cls(raw=p + RAW, ingested=p + INGESTED, normalized=p + NORMALIZED,
-                   enriched=p + ENRICHED, deadletter=p + DEADLETTER)
+                   enriched=p + ENRICHED, clustered=p + CLUSTERED, deadletter=p + DEADLETTER)
 
     def all(self) -> tuple[str, ...]:
-        """All five names, in flow order (dead-letter last)."""
-        return (self.raw, self.ingested, self.normalized, self.enriched, self.deadletter)
+        """All six names, in flow order (dead-letter last)."""
+        return (self.raw, self.ingested, self.normalized, self.enriched, self.clustered, self.deadletter)
+
+    def partitions(self, name: str, settings: Settings) -> int:
+        """Partitions a new topic ``name`` is created with (see the module docstring)."""
+        prefix = settings.topic_prefix
+        return FIXED_PARTITIONS.get(name[len(prefix):] if name.startswith(prefix) else name,
+                                    settings.topic_partitions)

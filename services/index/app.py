@@ -1,4 +1,4 @@
-"""index: ``articles.enriched`` → Elasticsearch (alias ``HADATH_INDEX_ALIAS``), ``_id`` = ``article_id``.
+"""index: ``articles.clustered`` → Elasticsearch (alias ``HADATH_INDEX_ALIAS``), ``_id`` = ``article_id``.
 
 Bulk writes with the official client's ``async_bulk`` helper. What each Elasticsearch answer
 means is decided in :mod:`services.index.indexing`; this module does the I/O with the one retry
@@ -70,7 +70,10 @@ class Indexer:
                                                           max_retries=0, retry_on_timeout=False))
         return self._es
 
-    async def _retry(self, operation: Callable[[], Awaitable[Any]], what: str) -> Any:
+    async def retry(self, operation: Callable[[], Awaitable[Any]], what: str) -> Any:
+        """Await ``operation()`` until it succeeds, retrying the cluster's transient failures
+        (:func:`~services.index.indexing.is_transient_es_error`) with the one backoff policy;
+        any other error is raised."""
         return await retry_forever(operation, is_transient=is_transient_es_error, what=what,
                                    backoff=self.backoff, sleep=self._sleep)
 
@@ -81,7 +84,7 @@ class Indexer:
         self._set_up_lock = self._set_up_lock or asyncio.Lock()
         async with self._set_up_lock:
             if not self._is_set_up:
-                await self._retry(lambda: asyncio.to_thread(self._setup), "index set-up")
+                await self.retry(lambda: asyncio.to_thread(self._setup), "index set-up")
                 self._is_set_up = True
 
     async def _candidates(self, keys: list[str]) -> list[dict]:
@@ -109,7 +112,7 @@ class Indexer:
         while pending:
             batch = pending
             try:
-                failed = await self._retry(lambda: self._bulk(batch), f"bulk write of {len(batch)} documents")
+                failed = await self.retry(lambda: self._bulk(batch), f"bulk write of {len(batch)} documents")
             except Exception as exc:  # noqa: BLE001 - only a split-worthy refusal gets here
                 if not must_split(exc):
                     raise
@@ -138,7 +141,8 @@ class Indexer:
         return rejected
 
     async def handle(self, values: Sequence[bytes]) -> list[Outcome]:
-        """Batch handler: validate, mark near-duplicates, bulk-index; one :class:`Outcome` per message."""
+        """Batch handler: validate, mark near-duplicates, bulk-index (and apply event
+        reassignments); one :class:`Outcome` per message."""
         await self.ready()
         batch = build_batch(values, self.settings.index_alias)
         outcomes = [Outcome() for _ in values]
@@ -147,8 +151,8 @@ class Indexer:
         if not batch.actions:
             return outcomes
         keys = dedup_keys(batch.actions)
-        found = await self._retry(lambda: self._candidates(keys), "near-duplicate look-up") if keys else []
-        mark_duplicates(batch.actions, found)
+        found = await self.retry(lambda: self._candidates(keys), "near-duplicate look-up") if keys else []
+        mark_duplicates([a for a in batch.actions if a["_op_type"] == "index"], found)
         for article_id, reason in (await self.write(batch.actions)).items():
             for i in batch.positions[article_id]:
                 outcomes[i] = Outcome(error=StageError("index_rejected", f"Elasticsearch refused the document: {reason}"))
@@ -161,7 +165,7 @@ def create_app(settings: Settings | None = None) -> faust.App:
     topics = Topics.from_settings(settings)
     app = make_app("index", settings)
     indexer = Indexer(settings)
-    add_stage_agent(app, stage="index", settings=settings, source=topics.enriched, sink=None,
+    add_stage_agent(app, stage="index", settings=settings, source=topics.clustered, sink=None,
                     handle=indexer.handle, batch_size=settings.index_batch_size,
                     batch_seconds=settings.index_batch_seconds)
 

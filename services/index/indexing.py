@@ -20,6 +20,7 @@ whole request: 400 or 413                       *split*: the batch is sent in ha
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -30,7 +31,7 @@ from pydantic import ValidationError
 
 from shared.es import document, seen_key
 from shared.neardup import BatchDeduper
-from shared.schemas import EnrichedArticle
+from shared.schemas import ClusteredArticle, EnrichedArticle, EventReassignment
 
 #: Whole-request HTTP statuses that say the batch itself is malformed or too large: split it.
 SPLIT_STATUSES = frozenset({400, 413})
@@ -55,16 +56,37 @@ class Batch:
 
 
 def build_batch(values: Sequence[bytes], index: str) -> Batch:
-    """Validate ``values`` (``EnrichedArticle`` JSON bytes) and build their bulk actions."""
+    """Validate ``values`` and build their bulk actions.
+
+    A value is a :class:`~shared.schemas.ClusteredArticle` (an ``EnrichedArticle`` without
+    ``event_id`` is taken too: a dead letter of an older version replayed) → an ``index``
+    action; or an :class:`~shared.schemas.EventReassignment` → an ``update`` of the article's
+    ``event_id`` (folded into the article's own action when both are in the batch; a
+    reassignment of an article not indexed is refused by Elasticsearch with 404 and becomes a
+    dead letter, to replay once the article is).
+    """
     batch = Batch()
     by_id: dict[str, dict[str, Any]] = {}
     for i, value in enumerate(values):
         try:
-            article = EnrichedArticle.model_validate_json(value)
-        except ValidationError as exc:
-            batch.invalid[i] = f"not an EnrichedArticle: {exc}"
+            raw = json.loads(value)
+            if isinstance(raw, dict) and raw.get("kind") == "reassign":
+                move = EventReassignment.model_validate(raw)
+                batch.positions.setdefault(move.article_id, []).append(i)
+                prior = by_id.get(move.article_id)
+                if prior is not None and prior["_op_type"] == "index":
+                    prior["_source"]["event_id"] = move.event_id
+                else:
+                    by_id[move.article_id] = {"_op_type": "update", "_index": index, "_id": move.article_id,
+                                              "doc": {"event_id": move.event_id}}
+                continue
+            model = ClusteredArticle if isinstance(raw, dict) and "event_id" in raw else EnrichedArticle
+            article = model.model_validate(raw)
+        except (ValueError, ValidationError) as exc:
+            batch.invalid[i] = f"not a ClusteredArticle or EventReassignment: {exc}"
             continue
         batch.positions.setdefault(article.article_id, []).append(i)
+        by_id.pop(article.article_id, None)  # keep the batch's order: the last message wins
         by_id[article.article_id] = {"_op_type": "index", "_index": index, "_id": article.article_id,
                                      "_source": document(article)}
     batch.actions = list(by_id.values())
@@ -73,7 +95,7 @@ def build_batch(values: Sequence[bytes], index: str) -> Batch:
 
 def dedup_keys(actions: Iterable[Mapping[str, Any]]) -> list[str]:
     """Every near-duplicate band key of ``actions``' documents, sorted and unique."""
-    return sorted({k for a in actions for k in a["_source"]["dedup_keys"]})
+    return sorted({k for a in actions if "_source" in a for k in a["_source"]["dedup_keys"]})
 
 
 def mark_duplicates(actions: list[dict[str, Any]], found: Iterable[Mapping[str, Any]]) -> None:

@@ -26,7 +26,8 @@ def dl(stage="ingest", error_type="schema", failed_at=NOW, **kw) -> DeadLetter:
 def test_each_stage_is_replayed_to_the_topic_it_reads_and_feed_to_raw():
     got = {stage: replay.target_topic(TOPICS, stage) for stage in replay.STAGES}
     assert got == {"feed": "p.articles.raw", "ingest": "p.articles.raw", "normalize": "p.articles.ingested",
-                   "extract": "p.articles.normalized", "index": "p.articles.enriched"}
+                   "extract": "p.articles.normalized", "events": "p.articles.enriched",
+                   "index": "p.articles.clustered"}
 
 
 def test_select_filters_by_any_of_the_stages_and_error_types_and_by_failed_at():
@@ -119,7 +120,7 @@ def test_parse_dead_letters_skips_records_that_are_not_dead_letters():
 
 def test_counts_per_stage_and_target():
     recs = [replay.to_record(d, TOPICS) for d in (dl("index"), dl("ingest"), dl("index"), dl("feed"))]
-    assert replay.counts(recs) == {("feed", "p.articles.raw"): 1, ("index", "p.articles.enriched"): 2,
+    assert replay.counts(recs) == {("feed", "p.articles.raw"): 1, ("index", "p.articles.clustered"): 2,
                                    ("ingest", "p.articles.raw"): 1}
 
 
@@ -166,7 +167,7 @@ def test_cli_dry_run_sends_nothing_and_says_what_it_would_send(cli):
     assert result.exit_code == 0, result.output
     assert sent == []
     assert "would replay 1 of 2 dead letters" in result.output
-    assert "would replay 1 index → articles.enriched" in result.output
+    assert "would replay 1 index → articles.clustered" in result.output
     assert "articles.enriched/3/41" in result.output and "dry run: nothing sent" in result.output
 
 

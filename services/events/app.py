@@ -1,0 +1,176 @@
+"""events: ``articles.enriched`` → ``articles.clustered`` (+ event documents, ``articles.deadletter``).
+
+Every enriched article is put in an event (:class:`services.events.cluster.EventClusterer`) and
+sent on with its ``event_id`` (:class:`shared.schemas.ClusteredArticle`, key ``article_id``);
+the index stage writes it. The events themselves are documents behind ``HADATH_EVENTS_ALIAS``,
+written by this stage: they are its state (:class:`services.events.store.ElasticStore`).
+
+One batch:
+
+1. validate (not an ``EnrichedArticle`` → dead letter ``schema``) and compute features;
+2. fill the cache from the event index: events already holding these articles, and each
+   article's candidate events (one ``msearch``);
+3. assign, in order (a worker thread: this is the CPU part). An article already in an event
+   keeps it. When an article bridges two events and they merge, every article of the merged
+   event outside this batch gets an :class:`~shared.schemas.EventReassignment` (same key, so
+   it follows the article's own message);
+4. write the changed event documents (bulk, retried for as long as Elasticsearch is down),
+   *then* hand the outputs to the stage loop, which acknowledges the batch only once they are
+   delivered. A crash between 4 and the acknowledgement replays the batch: its articles are
+   found in their events and keep them, nothing is counted twice.
+
+One writer: ``articles.enriched`` has one partition (:mod:`shared.topics`), so one events
+worker is active and a second one is a hot standby that takes over on a rebalance. At start
+(and after a rebalance) the event index is refreshed before the first batch, so the events the
+previous owner wrote are all searchable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import faust
+from pydantic import ValidationError
+
+from services.events.cluster import EventClusterer, EventParams
+from services.events.features import features_of
+from services.events.store import ElasticStore
+from services.index.app import Indexer
+from shared.schemas import ClusteredArticle, EnrichedArticle, EventReassignment
+from shared.settings import Settings
+from shared.streaming import Outcome, StageError, add_stage_agent, make_app
+from shared.topics import Topics
+
+log = logging.getLogger("hadath.events")
+
+
+class EventsStage:
+    """The events stage's batch handler and its state (see the module docstring).
+
+    Args:
+        settings: Elasticsearch, the event alias.
+        indexer: the Elasticsearch writer (default: an :class:`~services.index.app.Indexer`,
+            which also sets up both indices); tests pass one with a fault-injecting client.
+        params: the clusterer's parameters.
+    """
+
+    def __init__(self, settings: Settings, *, indexer: Indexer | None = None,
+                 params: EventParams | None = None) -> None:
+        self.settings = settings
+        self.indexer = indexer or Indexer(settings)
+        self.store = ElasticStore(settings.events_alias)
+        self.clusterer = EventClusterer(self.store, params)
+        self._refreshed = False
+
+    async def _search_many(self, searches: list[dict]) -> list[dict]:
+        if not searches:
+            return []
+        resp = await self.indexer.retry(lambda: self.indexer.es.msearch(searches=searches),
+                                        "event candidate search")
+        hits = []
+        for r in resp["responses"]:
+            if "error" in r:
+                raise RuntimeError(f"event candidate search failed: {r['error']}")
+            hits.extend(r["hits"]["hits"])
+        return hits
+
+    async def _ensure_refreshed(self) -> None:
+        if not self._refreshed:
+            await self.indexer.retry(lambda: self.indexer.es.indices.refresh(index=self.settings.events_alias),
+                                     "event index refresh")
+            self._refreshed = True
+
+    def reset(self) -> None:
+        """Forget the cache (after a rebalance another worker may have written events)."""
+        self.store = ElasticStore(self.settings.events_alias)
+        self.clusterer = EventClusterer(self.store, self.clusterer.params)
+        self._refreshed = False
+
+    def _assign(self, good: list[tuple[int, EnrichedArticle, object]]) -> tuple[dict[int, str], dict[str, str]]:
+        """Assign each article in order; ``({position: event_id}, {article_id: event_id} of
+        the reassigned articles outside the batch})``, ids resolved through merges."""
+        chosen: dict[int, str] = {}
+        reassigned: dict[str, tuple[str, str]] = {}
+        in_batch = {a.article_id for _, a, _ in good}
+        for i, article, f in good:
+            known = self.store.assignment(article.article_id) is not None
+            result = self.clusterer.add_features(f)
+            if not known:
+                self.store.summary(result.event_id).add(article, f)
+            for loser_id in result.merged:
+                loser = self.store.get(loser_id)
+                self.store.summary(result.event_id).merge(self.store.summary(loser_id))
+                self.store.merged_from.setdefault(result.event_id, set()).update(
+                    {loser_id, *self.store.merged_from.pop(loser_id, set())})
+                for a in loser.article_ids if loser else ():
+                    if a not in in_batch:
+                        reassigned[a] = (result.event_id, loser_id)
+            chosen[i] = result.event_id
+        final = {i: self.store.resolve(e) for i, e in chosen.items()}
+        moved = {a: (self.store.resolve(e), src) for a, (e, src) in reassigned.items()}
+        return final, moved  # type: ignore[return-value]
+
+    async def handle(self, values: Sequence[bytes]) -> list[Outcome]:
+        """Batch handler: one :class:`Outcome` per message (see the module docstring)."""
+        await self.indexer.ready()
+        await self._ensure_refreshed()
+        outcomes = [Outcome() for _ in values]
+        articles: list[tuple[int, EnrichedArticle]] = []
+        for i, value in enumerate(values):
+            try:
+                articles.append((i, EnrichedArticle.model_validate_json(value)))
+            except ValidationError as exc:
+                outcomes[i] = Outcome(error=StageError("schema", f"not an EnrichedArticle: {exc}"))
+        if not articles:
+            return outcomes
+        feats = await asyncio.to_thread(lambda: [features_of(a) for _, a in articles])
+        good = [(i, a, f) for (i, a), f in zip(articles, feats)]
+        searches = self.store.lookup_queries([a.article_id for _, a, _ in good],
+                                             [self.clusterer.query_for(f) for _, _, f in good])
+        self.store.load_hits(await self._search_many(searches))
+        final, moved = await asyncio.to_thread(self._assign, good)
+        actions = self.store.dirty_documents(updated_at=datetime.now(UTC))
+        if actions:
+            rejected = await self.indexer.write(actions)
+            if rejected:  # an event document is ours, not the message's: a bug, say it loudly
+                raise RuntimeError(f"Elasticsearch refused event documents: {rejected}")
+        self.store.evict()
+        last_of: dict[str, int] = {}
+        for i, article, _ in good:
+            last_of[article.article_id] = i
+        for i, article, _ in good:
+            out = ClusteredArticle(**article.model_dump(), event_id=final[i])
+            outputs = [(article.article_id.encode(), out.model_dump_json().encode())]
+            outcomes[i] = Outcome(outputs=outputs)
+        # reassignments of earlier articles ride with the batch's last message (delivered, or
+        # dead-lettered, together with it)
+        if moved:
+            tail = good[-1][0]
+            for a, (event_id, src) in sorted(moved.items()):
+                msg = EventReassignment(article_id=a, event_id=event_id, merged_from=src)
+                outcomes[tail].outputs.append((a.encode(), msg.model_dump_json().encode()))
+        return outcomes
+
+
+def create_app(settings: Settings | None = None) -> faust.App:
+    """The events Faust app (consumer group ``<group_prefix>-events``)."""
+    settings = settings or Settings()
+    topics = Topics.from_settings(settings)
+    app = make_app("events", settings)
+    stage = EventsStage(settings)
+    add_stage_agent(app, stage="events", settings=settings, source=topics.enriched, sink=topics.clustered,
+                    handle=stage.handle, batch_size=64, batch_seconds=0.5)
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(app, revoked, **kwargs) -> None:  # noqa: ANN001, ANN003 - Faust signal
+        if revoked:
+            stage.reset()
+
+    @app.task
+    async def set_up() -> None:  # noqa: ANN202 - Faust task
+        await stage.indexer.ready()
+
+    return app

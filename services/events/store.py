@@ -1,0 +1,156 @@
+"""Where event states live: the event documents in Elasticsearch, with a write-through cache.
+
+:class:`ElasticStore` is a :class:`~services.events.cluster.MemoryStore` (the cache, with its
+inverted indexes) that is filled from the event index before each batch and whose changed
+events are written back after it (:meth:`ElasticStore.dirty_documents`). It is correct because
+the events stage has one writer (``articles.enriched`` has one partition): every event this
+process did not write itself is in the index, and is loaded the first time a batch may need it:
+
+* :meth:`ElasticStore.lookup_queries` — for a batch, one search for the events already holding
+  any of its articles (a redelivered article keeps its event) and one candidate search per
+  article (events sharing a name feature or one of its heaviest word buckets, not merged, within
+  the time window: the same :class:`~services.events.cluster.CandidateQuery` the cache answers);
+* :meth:`ElasticStore.load_hits` — the hits, as states, into the cache (an event already cached
+  is newer there and kept).
+
+The cache keeps at most ``max_cached`` events; the least recently used ones that are written
+back are dropped first (they are read again from the index when needed).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from services.events.cluster import CandidateQuery, EventState, MemoryStore, _gap
+from services.events.docs import EventSummary, event_document
+
+__all__ = ["ElasticStore", "CANDIDATES_PER_ARTICLE"]
+
+#: Most candidate events one article's search brings (the best-matching by shared features).
+CANDIDATES_PER_ARTICLE = 200
+
+
+class ElasticStore(MemoryStore):
+    """The events stage's :class:`~services.events.cluster.EventStore` (see the module docstring).
+
+    Args:
+        index: the event alias searched and written (``HADATH_EVENTS_ALIAS``).
+        max_cached: most events kept in memory.
+    """
+
+    def __init__(self, index: str, *, max_cached: int = 50_000, index_terms: int = 12) -> None:
+        super().__init__(index_terms=index_terms)
+        self.index = index
+        self.max_cached = max_cached
+        self.summaries: dict[str, EventSummary] = {}
+        self.merged_from: dict[str, set[str]] = {}
+        self._dirty: set[str] = set()
+        self._used: OrderedDict[str, None] = OrderedDict()
+
+    # --- the EventStore protocol over the cache ---------------------------------------------
+
+    def candidates(self, query: CandidateQuery) -> list[EventState]:
+        ids: set[str] = set()
+        for n in query.names:
+            ids |= self.by_name.get(n, set())
+        for t in query.terms:
+            ids |= self.by_term.get(t, set())
+        out = []
+        for i in sorted(ids & self.events.keys()):  # index entries of evicted events are skipped
+            e = self.events[i]
+            if e.merged_into is None and _gap(e.interval(), query.interval_days) <= query.window_days:
+                out.append(e)
+                self._touch(i)
+        return out
+
+    def save(self, state: EventState) -> None:
+        super().save(state)
+        self._dirty.add(state.event_id)
+        self._touch(state.event_id)
+
+    def summary(self, event_id: str) -> EventSummary:
+        """The display summary of an event (an empty one for a new event)."""
+        return self.summaries.setdefault(event_id, EventSummary())
+
+    def _touch(self, event_id: str) -> None:
+        self._used[event_id] = None
+        self._used.move_to_end(event_id)
+
+    # --- filling the cache from Elasticsearch ------------------------------------------------
+
+    def lookup_queries(self, article_ids: Sequence[str], queries: Sequence[CandidateQuery]) -> list[dict[str, Any]]:
+        """``msearch`` bodies (header, body pairs flattened) for one batch: the events that hold
+        any of ``article_ids`` not known to the cache, then one candidate search per query."""
+        searches: list[dict[str, Any]] = []
+        unknown = sorted({a for a in article_ids if self.assignment(a) is None})
+        if unknown:
+            searches += [{"index": self.index},
+                         {"size": len(unknown) + 10, "query": {"terms": {"article_ids": unknown}}}]
+        for q in queries:
+            should: list[dict[str, Any]] = []
+            if q.names:
+                should.append({"terms": {"cand_names": list(q.names)}})
+            if q.terms:
+                should.append({"terms": {"cand_terms": list(q.terms)}})
+            if not should:
+                continue
+            lo, hi = q.interval_days
+            filters: list[dict[str, Any]] = []
+            if hi != float("inf"):
+                filters.append({"range": {"interval_lo_days": {"lte": hi + q.window_days}}})
+            if lo != float("-inf"):
+                filters.append({"range": {"interval_hi_days": {"gte": lo - q.window_days}}})
+            searches += [{"index": self.index},
+                         {"size": CANDIDATES_PER_ARTICLE, "_source": ["state"],
+                          "query": {"bool": {"should": should, "minimum_should_match": 1, "filter": filters,
+                                             "must_not": [{"exists": {"field": "merged_into"}}]}}}]
+        return searches
+
+    def load_hits(self, hits: Iterable[Mapping[str, Any]]) -> int:
+        """Put the events of search ``hits`` (``_source.state``) into the cache, unless cached;
+        returns how many were new to it."""
+        added = 0
+        for hit in hits:
+            event_id = hit["_id"]
+            if event_id in self.events:
+                continue
+            state_doc = hit["_source"].get("state") or {}
+            if "cluster" not in state_doc:
+                continue
+            state = EventState.from_dict(state_doc["cluster"])
+            MemoryStore.save(self, state)
+            self.summaries[event_id] = EventSummary.from_dict(state_doc.get("summary", {}))
+            for a in state.article_ids:
+                self.articles.setdefault(a, event_id)
+            self._touch(event_id)
+            added += 1
+        return added
+
+    def dirty_documents(self, *, updated_at: datetime | None = None) -> list[dict[str, Any]]:
+        """Bulk ``index`` actions for every event changed since the last call (clears the set)."""
+        actions = []
+        for event_id in sorted(self._dirty):
+            state = self.events[event_id]
+            actions.append({"_op_type": "index", "_index": self.index, "_id": event_id,
+                            "_source": event_document(state, self.summary(event_id), updated_at=updated_at,
+                                                      merged_from=sorted(self.merged_from.get(event_id, ())))})
+        self._dirty.clear()
+        return actions
+
+    def evict(self) -> int:
+        """Drop least recently used, written-back events beyond ``max_cached``; returns how many."""
+        dropped = 0
+        while len(self.events) > self.max_cached and self._used:
+            event_id, _ = self._used.popitem(last=False)
+            if event_id in self._dirty or event_id not in self.events:
+                continue
+            state = self.events.pop(event_id)
+            self.summaries.pop(event_id, None)
+            for a in state.article_ids:
+                if self.articles.get(a) == event_id:
+                    del self.articles[a]
+            dropped += 1
+        return dropped
