@@ -50,6 +50,8 @@ class Pipeline:
     def wait(self, timeout_seconds: float = 300) -> None:
         wait_until_idle(self.settings, timeout_seconds=timeout_seconds, poll_seconds=1.0)
         self.es.indices.refresh(index=self.settings.index_alias)
+        if self.es.indices.exists_alias(name=self.settings.events_alias):
+            self.es.indices.refresh(index=self.settings.events_alias)
 
     @property
     def es(self):
@@ -60,6 +62,13 @@ class Pipeline:
 
     def docs(self) -> list[dict]:
         resp = self.es.search(index=self.settings.index_alias, size=10_000, query={"match_all": {}})
+        return [h["_source"] | {"_id": h["_id"]} for h in resp["hits"]["hits"]]
+
+    def events(self, *, merged: bool = False) -> list[dict]:
+        """Every event document (``_source`` + ``_id``); merged records only with ``merged``."""
+        query = {"match_all": {}} if merged else {"bool": {"must_not": [{"exists": {"field": "merged_into"}}]}}
+        resp = self.es.search(index=self.settings.events_alias, size=10_000, query=query,
+                              source_excludes=["state"])
         return [h["_source"] | {"_id": h["_id"]} for h in resp["hits"]["hits"]]
 
     def search(self, query: str | None, **kwargs) -> dict:
@@ -83,11 +92,12 @@ class Pipeline:
 
 
 def isolated_settings() -> Settings:
-    """Default settings with a unique topic prefix, group prefix and index alias."""
+    """Default settings with a unique topic prefix, group prefix and index aliases."""
     tag = "t" + uuid.uuid4().hex[:8]
     base = Settings()
     return base.model_copy(update={"topic_prefix": f"{tag}.", "group_prefix": f"hadath-{tag}",
-                                   "index_alias": f"hadath-{tag}"})
+                                   "index_alias": f"hadath-{tag}-articles",
+                                   "events_alias": f"hadath-{tag}-events"})
 
 
 def cleanup(settings: Settings) -> None:
@@ -110,10 +120,11 @@ def cleanup(settings: Settings) -> None:
     finally:
         admin.close()
     es = client(settings)
-    if es.indices.exists_alias(name=settings.index_alias):
-        for index in es.indices.get_alias(name=settings.index_alias):
-            es.options(ignore_status=404).indices.delete(index=index)
-    es.options(ignore_status=404).indices.delete_index_template(name=settings.index_alias)
+    for alias in (settings.index_alias, settings.events_alias):
+        if es.indices.exists_alias(name=alias):
+            for index in es.indices.get_alias(name=alias):
+                es.options(ignore_status=404).indices.delete(index=index)
+        es.options(ignore_status=404).indices.delete_index_template(name=alias)
 
 
 def start(extract_workers: int = 1, **overrides) -> Pipeline:

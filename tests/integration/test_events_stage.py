@@ -1,0 +1,134 @@
+"""The events stage on the real Kafka and Elasticsearch: every article gets an event, event
+documents stay consistent with the article documents through replays, a crash and a standby."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+from kafka import KafkaAdminClient
+
+from hadath import processes
+from shared.settings import settings_env
+from tests.conftest import REPO
+from tests.integration.conftest import jsonl_bytes
+
+SAMPLES = REPO / "hadath" / "samples" / "articles.jsonl"
+
+
+def _samples() -> list[dict]:
+    return [json.loads(line) for line in SAMPLES.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _variants(n: int) -> list[dict]:
+    """``n`` distinct articles from the samples (each its own url and a line of its own)."""
+    base = _samples()
+    out = []
+    for i in range(n):
+        art = dict(base[i % len(base)])
+        art["url"] = f"https://example.org/events/{i}"
+        art["body"] = f"{art['body']}\nتحديث رقم {i}."
+        out.append(art)
+    return out
+
+
+def _assert_consistent(pipe, n_articles: int) -> dict[str, str]:
+    """Every article document has an event; each live event's ``article_count`` and
+    ``article_ids`` are exactly the article documents carrying its id; returns article → event."""
+    docs = pipe.docs()
+    assert len(docs) == n_articles
+    assert all(d.get("event_id") for d in docs), [d["_id"] for d in docs if not d.get("event_id")]
+    by_event = Counter(d["event_id"] for d in docs)
+    events = {e["event_id"]: e for e in pipe.events()}
+    assert set(by_event) == set(events), (set(by_event) ^ set(events))
+    for event_id, n in by_event.items():
+        e = events[event_id]
+        assert e["article_count"] == n
+        assert sorted(e["article_ids"]) == sorted(d["_id"] for d in docs if d["event_id"] == event_id)
+        assert e["source_count"] == len({d["source"] for d in docs if d["event_id"] == event_id})
+    return {d["_id"]: d["event_id"] for d in docs}
+
+
+def test_the_samples_get_events_and_a_replay_changes_nothing(make_pipeline):
+    pipe = make_pipeline()
+    samples = _samples()
+    pipe.send_raw(*jsonl_bytes(*samples))
+    pipe.wait()
+    first = _assert_consistent(pipe, len(samples))
+    docs = {d["title"]: d for d in pipe.docs()}
+    # the same flood reported by two outlets on the same day is one event of two outlets
+    a = docs["سيول تغمر أحياء في الخرطوم وتشرد آلاف الأسر"]
+    b = docs["سيول جارفة تغمر أحياء في الخرطوم وتشرد آلاف الأسر"]
+    assert a["event_id"] == b["event_id"]
+    event = next(e for e in pipe.events() if e["event_id"] == a["event_id"])
+    assert event["source_count"] == 2 and sorted(event["sources"]) == ["gulf-wire", "maghreb-news"]
+    assert event["title"] in (a["title"], b["title"]) and event["summary"]
+    assert event["first_published_at"].startswith("2025-08-19") and event["event_date"] == "2025-08-19"
+    assert any(p["name"] == "الخرطوم" and p["location"] for p in event["places"])
+    # every article document has a topic; the event's topic is one of its articles'
+    assert event["topic"] in {a["topic"], b["topic"]}
+    # a different incident in another country and year is never in that event
+    other = docs["زلزال بقوة 5.6 درجات يضرب إقليم الحسيمة شمال المغرب"]
+    assert other["event_id"] != a["event_id"]
+
+    n_events = len(pipe.events())
+    pipe.send_raw(*jsonl_bytes(*samples))  # the same stream again
+    pipe.wait()
+    assert _assert_consistent(pipe, len(samples)) == first
+    assert len(pipe.events()) == n_events
+    assert pipe.dead_letters() == []
+
+
+def test_killing_the_events_worker_mid_stream_loses_and_double_counts_nothing(make_pipeline):
+    pipe = make_pipeline()
+    articles = _variants(160)
+    pipe.send_raw(*jsonl_bytes(*articles[:80]))
+    time.sleep(2.0)
+    pid = processes.status(pipe.settings)["events"]["pid"]
+    os.kill(pid, signal.SIGKILL)  # a crash: no clean shutdown, no commit
+    pipe.send_raw(*jsonl_bytes(*articles[80:]))
+    processes.up(pipe.settings, progress=lambda *_: None)  # restarts only what is down
+    pipe.wait()
+    _assert_consistent(pipe, len(articles))
+    assert pipe.dead_letters() == []
+
+
+def test_a_second_events_worker_is_a_standby_and_takes_over(make_pipeline):
+    pipe = make_pipeline()
+    env = {**os.environ, **settings_env(pipe.settings)}
+    log = (pipe.settings.home / "logs" / pipe.settings.group_prefix / "events-standby.log").open("ab")
+    standby = subprocess.Popen([sys.executable, "-m", "services.events"], cwd=REPO, env=env,
+                               stdout=log, stderr=subprocess.STDOUT)
+    try:
+        group = pipe.settings.group_id("events")
+        deadline = time.monotonic() + 120
+        while True:
+            admin = KafkaAdminClient(bootstrap_servers=pipe.settings.kafka_bootstrap)
+            try:
+                members = admin.describe_groups([group])[group]["members"]
+            finally:
+                admin.close()
+            if len(members) == 2 or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        assert len(members) == 2
+        # a member without partitions has an empty assignment (kafka-python gives it as text)
+        owners = [m for m in members if isinstance(m["member_assignment"], dict)
+                  for t in m["member_assignment"]["assigned_partitions"]
+                  if t["topic"] == pipe.topics.enriched and t["partitions"]]
+        assert len(owners) == 1  # one partition: one writer
+        articles = _variants(60)
+        pipe.send_raw(*jsonl_bytes(*articles[:30]))
+        time.sleep(2.0)
+        os.kill(processes.status(pipe.settings)["events"]["pid"], signal.SIGKILL)  # the standby takes over
+        pipe.send_raw(*jsonl_bytes(*articles[30:]))
+        pipe.wait(timeout_seconds=240)
+        _assert_consistent(pipe, len(articles))
+    finally:
+        standby.terminate()
+        standby.wait(timeout=60)
