@@ -1,0 +1,158 @@
+"""The events stage without services: event documents, trending, the cache store, merges and
+what the index makes of reassignments."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from services.events.app import EventsStage
+from services.events.cluster import EventParams
+from services.events.docs import EventSummary, event_document, lead_sentence, trending
+from services.events.features import features_of
+from services.events.store import ElasticStore
+from services.index.indexing import build_batch
+from shared.arabic import normalize
+from shared.schemas import ClusteredArticle, EnrichedArticle, EventReassignment, GeoPoint, Place
+from shared.settings import Settings
+
+T0 = datetime(2025, 3, 4, 8, 0, tzinfo=UTC)
+
+PORT = "انفجار ضخم في ميناء بيروت يقتل عشرة عمال ويدمر مستودعات الحبوب قرب الرصيف"
+FLOOD = "فيضانات عارمة في الخرطوم تشرد آلاف الأسر وتغمر الأحياء الشرقية بالمياه"
+
+
+def article(i: str, body: str, *, source: str = "wire", hours: float = 0, title: str | None = None,
+            places: list[Place] | None = None) -> EnrichedArticle:
+    """A made-up enriched article (normalized by the one table, no entities unless given)."""
+    title = title if title is not None else body.split(" ")[0] + " " + body.split(" ")[1]
+    return EnrichedArticle(article_id=i, source=source, title=title, body=body, url=f"https://example.org/{i}",
+                           published_at=T0 + timedelta(hours=hours), ingested_at=T0 + timedelta(hours=hours + 1),
+                           normalized_title=normalize(title), normalized_body=normalize(body),
+                           places=places or [], topic="middleEast", content_hash="0" * 64)
+
+
+def test_lead_sentence_is_the_first_real_sentence():
+    assert lead_sentence("عاجل\nقال الوزير إن المحادثات ستستأنف غدا في العاصمة. وأضاف أن") == \
+        "قال الوزير إن المحادثات ستستأنف غدا في العاصمة."
+    assert lead_sentence("") == ""
+    assert len(lead_sentence("كلمة " * 500)) == 400
+
+
+def _iso(hours: float) -> str:
+    return (T0 + timedelta(hours=hours)).isoformat()
+
+
+def test_trending_is_a_rapid_rise_against_the_events_own_history():
+    # a new event: three articles from two outlets within the window
+    assert trending([_iso(0), _iso(1), _iso(2)], 2)[0] is True
+    assert trending([_iso(0), _iso(1), _iso(2)], 1)[0] is False  # one outlet only
+    assert trending([_iso(0), _iso(1)], 2)[0] is False  # too few
+    # a steady three per window for two days is not a rise
+    steady = [_iso(h) for h in range(0, 48, 2)]
+    is_trending, score, recent = trending(steady, 3)
+    assert not is_trending and recent == 3 and score < 2
+    # the same history, then a burst of ten in the last window
+    burst = steady + [_iso(47 + k / 10) for k in range(10)]
+    assert trending(burst, 4)[0] is True
+
+
+def test_event_document_has_the_contract_fields_and_the_most_central_headline():
+    store = ElasticStore("events")
+    stage_store_params = EventParams()
+    from services.events.cluster import EventClusterer
+    c = EventClusterer(store, stage_store_params)
+    khartoum = Place(name="الخرطوم", geonameid=379252, country_code="SD", location=GeoPoint(lat=15.55, lon=32.53),
+                     feature="city")
+    arts = [article("a1", FLOOD, source="one", places=[khartoum], title="فيضانات في الخرطوم"),
+            article("a2", FLOOD + " وتقول السلطات إن المياه بلغت مترين", source="two", hours=2, places=[khartoum],
+                    title="الفيضانات تغمر الخرطوم")]
+    for a in arts:
+        f = features_of(a)
+        r = c.add_features(f)
+        store.summary(r.event_id).add(a, f)
+    (event_id,) = {store.resolve(store.assignment(a.article_id)) for a in arts}
+    doc = event_document(store.get(event_id), store.summary(event_id), updated_at=T0)
+    for key in ("event_id", "title", "summary", "article_count", "source_count", "sources", "article_ids",
+                "first_published_at", "last_published_at", "event_date", "entity_keys", "places", "topic",
+                "trending", "updated_at"):
+        assert key in doc, key
+    assert doc["article_count"] == 2 and doc["source_count"] == 2 and sorted(doc["sources"]) == ["one", "two"]
+    assert doc["article_ids"] == ["a1", "a2"]
+    assert doc["title"] in ("فيضانات في الخرطوم", "الفيضانات تغمر الخرطوم")
+    assert doc["summary"].startswith("فيضانات عارمة")
+    assert doc["first_published_at"] == "2025-03-04T08:00:00Z" and doc["last_published_at"] == "2025-03-04T10:00:00Z"
+    assert doc["places"][0]["location"] == {"lat": 15.55, "lon": 32.53} and doc["places"][0]["count"] == 2
+    assert doc["topic"] == "middleEast"
+    # the state round-trips through JSON (it is what the next worker reads back)
+    back = json.loads(json.dumps(doc))
+    assert EventSummary.from_dict(back["state"]["summary"]).to_dict() == store.summary(event_id).to_dict()
+
+
+def test_store_queries_loads_hits_writes_back_and_evicts():
+    store = ElasticStore("events", max_cached=1)
+    stage = EventsStage.__new__(EventsStage)  # only the assignment part, no Elasticsearch
+    stage.store, stage.clusterer = store, __import__("services.events.cluster", fromlist=["x"]).EventClusterer(store)
+    a = article("p1", PORT)
+    f = features_of(a)
+    searches = store.lookup_queries(["p1"], [stage.clusterer.query_for(f)])
+    assert searches[1] == {"size": 11, "query": {"terms": {"article_ids": ["p1"]}}}
+    cand = searches[3]["query"]["bool"]
+    assert cand["must_not"] == [{"exists": {"field": "merged_into"}}] and cand["minimum_should_match"] == 1
+    final, moved = stage._assign([(0, a, f)])
+    actions = store.dirty_documents(updated_at=T0)
+    assert [x["_id"] for x in actions] == [final[0]] and store.dirty_documents() == []
+    # what a new worker reads back gives the same event for the same article
+    fresh = ElasticStore("events")
+    assert fresh.load_hits([{"_id": final[0], "_source": actions[0]["_source"]}]) == 1
+    assert fresh.assignment("p1") == final[0]
+    assert fresh.load_hits([{"_id": final[0], "_source": actions[0]["_source"]}]) == 0  # cached wins
+    # over max_cached, written-back events are dropped least recently used first
+    b = article("f1", FLOOD)
+    stage._assign([(0, b, features_of(b))])
+    store.dirty_documents()
+    assert store.evict() == 1 and len(store.events) == 1
+
+
+def test_a_bridging_article_merges_two_events_and_reassigns_the_articles_outside_its_batch():
+    store = ElasticStore("events")
+    stage = EventsStage.__new__(EventsStage)
+    from services.events.cluster import EventClusterer
+    stage.store = store
+    stage.clusterer = EventClusterer(store, EventParams(merge_threshold=0.2, merge_pair_threshold=0.0))
+    port, flood = article("p1", PORT), article("f1", FLOOD, hours=1)
+    first, _ = stage._assign([(0, port, features_of(port)), (1, flood, features_of(flood))])
+    assert first[0] != first[1]
+    bridge = article("b1", PORT + " " + FLOOD, hours=2)
+    final, moved = stage._assign([(0, bridge, features_of(bridge))])
+    survivor = final[0]
+    assert survivor == first[0]  # the older event survives
+    assert moved == {"f1": (survivor, first[1])}
+    loser = store.get(first[1])
+    assert loser.merged_into == survivor and store.resolve(first[1]) == survivor
+    docs = {a["_id"]: a["_source"] for a in store.dirty_documents(updated_at=T0)}
+    assert docs[first[1]]["merged_into"] == survivor and docs[first[1]]["article_count"] == 0
+    assert docs[survivor]["article_count"] == 3 and docs[survivor]["merged_from"] == [first[1]]
+    # a redelivered article keeps its (surviving) event
+    again, _ = stage._assign([(0, flood, features_of(flood))])
+    assert again[0] == survivor
+
+
+def test_index_applies_a_reassignment_to_the_article_or_folds_it_into_the_articles_own_write():
+    art = article("x1", PORT)
+    msg = ClusteredArticle(**art.model_dump(), event_id="e-old")
+    move = EventReassignment(article_id="x1", event_id="e-new", merged_from="e-old")
+    both = build_batch([msg.model_dump_json().encode(), move.model_dump_json().encode()], "idx")
+    assert [a["_op_type"] for a in both.actions] == ["index"]
+    assert both.actions[0]["_source"]["event_id"] == "e-new" and both.positions["x1"] == [0, 1]
+    alone = build_batch([move.model_dump_json().encode(), b"not json"], "idx")
+    assert alone.actions == [{"_op_type": "update", "_index": "idx", "_id": "x1", "doc": {"event_id": "e-new"}}]
+    assert list(alone.invalid) == [1]
+    # an enriched article without event_id (an older dead letter replayed) is still indexed
+    old = build_batch([art.model_dump_json().encode()], "idx")
+    assert old.actions[0]["_source"]["event_id"] is None
+
+
+def test_the_settings_name_both_aliases():
+    s = Settings()
+    assert (s.index_alias, s.events_alias) == ("hadath-articles", "hadath-events")
