@@ -2,53 +2,87 @@
 Kafka and Elasticsearch and print wall time and articles per second.
 
     .venv/bin/hadath infra up
-    .venv/bin/python bench/bench_pipeline.py [FILE] [--extract-workers N]
+    .venv/bin/python bench/bench_pipeline.py [FILE] [--extract-workers N] [--limit N] [--compare-events]
 
 FILE defaults to ``../shared/data/news/ant-2k.jsonl`` (skips with a message when absent).
+``--compare-events`` runs the file twice in one go, first with the events stage as a
+pass-through (``HADATH_EVENTS_ASSIGN=false``: no clustering, no event documents; the same five
+services and topics), then with event assignment, and prints both rates and the cost of
+assignment in percent. ``--limit`` feeds only the first N lines (a temporary copy).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
+import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import infra  # noqa: E402
+from hadath import infra  # noqa: E402
 from hadath.sandbox import cleanup, start  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 
 DEFAULT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "news" / "ant-2k.jsonl"
 
 
+def run(path: Path, extract_workers: int, *, assign: bool) -> float:
+    """One isolated run; returns articles per second (feed start → all indexed)."""
+    label = "with event assignment" if assign else "events stage as a pass-through"
+    started_services = time.monotonic()
+    pipe = start(extract_workers, events_assign=assign)
+    try:
+        print(f"[{label}] services up in {time.monotonic() - started_services:.1f} s")
+        t0 = time.monotonic()
+        report = pipe.feed(path)
+        fed = time.monotonic() - t0
+        pipe.wait(timeout_seconds=3600)
+        wall = time.monotonic() - t0
+        count = pipe.count()
+        print(f"[{label}] sent: {report.sent}  refused: {report.refused}  feed time: {fed:.1f} s")
+        print(f"[{label}] indexed documents: {count}  dead letters: {len(pipe.dead_letters())}")
+        if assign:
+            events = pipe.events()
+            sizes = Counter(e["article_count"] for e in events)
+            print(f"[{label}] events: {len(events)}  sizes: "
+                  + ", ".join(f"{k}×{v}" for k, v in sorted(sizes.items())[:12]))
+        print(f"[{label}] wall time (feed start → all indexed): {wall:.1f} s")
+        rate = count / wall
+        print(f"[{label}] throughput: {rate:.1f} articles/s with {extract_workers} extract worker(s)")
+        return rate
+    finally:
+        cleanup(pipe.settings)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("file", nargs="?", type=Path, default=DEFAULT)
     parser.add_argument("--extract-workers", type=int, default=1)
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--compare-events", action="store_true")
     args = parser.parse_args()
     if not args.file.exists():
         print(f"skipped: {args.file} is absent")
         return 0
     infra.up(Settings(), progress=lambda *_: None)
-    started_services = time.monotonic()
-    pipe = start(args.extract_workers)
-    try:
-        print(f"services up in {time.monotonic() - started_services:.1f} s")
-        t0 = time.monotonic()
-        report = pipe.feed(args.file)
-        fed = time.monotonic() - t0
-        pipe.wait(timeout_seconds=3600)
-        wall = time.monotonic() - t0
-        count = pipe.count()
-        print(f"file: {args.file}")
-        print(f"sent: {report.sent}  refused: {report.refused}  feed time: {fed:.1f} s")
-        print(f"indexed documents: {count}  dead letters: {len(pipe.dead_letters())}")
-        print(f"wall time (feed start → all indexed): {wall:.1f} s")
-        print(f"throughput: {count / wall:.1f} articles/s with {args.extract_workers} extract worker(s)")
-    finally:
-        cleanup(pipe.settings)
+    path = args.file
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.limit:
+            path = Path(tmp) / f"first-{args.limit}.jsonl"
+            with args.file.open(encoding="utf-8") as src:
+                path.write_text("".join(itertools.islice(src, args.limit)), encoding="utf-8")
+        print(f"file: {args.file}" + (f" (first {args.limit} lines)" if args.limit else ""))
+        if args.compare_events:
+            without = run(path, args.extract_workers, assign=False)
+            with_events = run(path, args.extract_workers, assign=True)
+            print(f"event assignment costs {100 * (1 - with_events / without):.1f} % of the throughput "
+                  f"({without:.1f} → {with_events:.1f} articles/s)")
+        else:
+            run(path, args.extract_workers, assign=True)
     return 0
 
 

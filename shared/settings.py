@@ -34,6 +34,10 @@ class Settings(BaseSettings):
             (``HADATH_INDEX_ALIAS``; ``hadath-events`` before events existed: such an
             installation is migrated at start-up, see :func:`shared.es.ensure_index`).
         events_alias: alias of the event documents (``HADATH_EVENTS_ALIAS``).
+        events_assign: whether the events stage clusters (``HADATH_EVENTS_ASSIGN``, default
+            true); false makes it a pass-through that gives each article an event of its own and
+            writes no event document (to measure what clustering costs, ``bench/bench_pipeline.py
+            --compare-events``).
         topic_prefix: prefix put before every topic name, for isolated test runs
             (``HADATH_TOPIC_PREFIX``).
         topic_partitions: partitions of every topic this project creates (``HADATH_TOPIC_PARTITIONS``).
@@ -64,6 +68,7 @@ class Settings(BaseSettings):
     es_password: SecretStr | None = None
     index_alias: str = "hadath-articles"
     events_alias: str = "hadath-events"
+    events_assign: bool = True
     topic_prefix: str = ""
     topic_partitions: int = Field(default=8, ge=1)
     group_prefix: str = "hadath"

@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 import faust
 from pydantic import ValidationError
 
-from services.events.cluster import EventClusterer, EventParams
+from services.events.cluster import EventClusterer, EventParams, event_id_for
 from services.events.features import features_of
 from services.events.store import ElasticStore
 from services.index.app import Indexer
@@ -125,6 +125,11 @@ class EventsStage:
             except ValidationError as exc:
                 outcomes[i] = Outcome(error=StageError("schema", f"not an EnrichedArticle: {exc}"))
         if not articles:
+            return outcomes
+        if not self.settings.events_assign:  # pass-through: one event per article, no state
+            for i, article in articles:
+                out = ClusteredArticle(**article.model_dump(), event_id=event_id_for(article.article_id))
+                outcomes[i] = Outcome(outputs=[(article.article_id.encode(), out.model_dump_json().encode())])
             return outcomes
         feats = await asyncio.to_thread(lambda: [features_of(a) for _, a in articles])
         good = [(i, a, f) for (i, a), f in zip(articles, feats)]
