@@ -114,7 +114,20 @@ class EventsStage:
         return final, moved  # type: ignore[return-value]
 
     async def handle(self, values: Sequence[bytes]) -> list[Outcome]:
-        """Batch handler: one :class:`Outcome` per message (see the module docstring)."""
+        """Batch handler: one :class:`Outcome` per message (see the module docstring).
+
+        If anything interrupts the batch after the cache changed (cancelled, Elasticsearch
+        refused an event document), the cache is dropped, so the retry (the stage loop retries
+        one message at a time, or the next owner reads the batch again) starts from what the
+        event index holds.
+        """
+        try:
+            return await self._handle(values)
+        except BaseException:
+            self.reset()
+            raise
+
+    async def _handle(self, values: Sequence[bytes]) -> list[Outcome]:
         await self.indexer.ready()
         await self._ensure_refreshed()
         outcomes = [Outcome() for _ in values]
@@ -135,7 +148,14 @@ class EventsStage:
         good = [(i, a, f) for (i, a), f in zip(articles, feats)]
         searches = self.store.lookup_queries([a.article_id for _, a, _ in good],
                                              [self.clusterer.query_for(f) for _, _, f in good])
-        self.store.load_hits(await self._search_many(searches))
+        hits = await self._search_many(searches)
+        # assignment look-ups come whole; candidate searches give ids: fetch the uncached ones
+        self.store.load_hits([h for h in hits if "_source" in h and "state" in h["_source"]])
+        ids = self.store.missing(hits)
+        if ids:
+            resp = await self.indexer.retry(lambda: self.indexer.es.mget(index=self.settings.events_alias, ids=ids),
+                                            "event fetch")
+            self.store.load_hits([d for d in resp["docs"] if d.get("found")])
         final, moved = await asyncio.to_thread(self._assign, good)
         actions = self.store.dirty_documents(updated_at=datetime.now(UTC))
         if actions:

@@ -10,8 +10,10 @@ process did not write itself is in the index, and is loaded the first time a bat
   any of its articles (a redelivered article keeps its event) and one candidate search per
   article (events sharing a name feature or one of its heaviest word buckets, not merged, within
   the time window: the same :class:`~services.events.cluster.CandidateQuery` the cache answers);
-* :meth:`ElasticStore.load_hits` — the hits, as states, into the cache (an event already cached
-  is newer there and kept).
+* :meth:`ElasticStore.missing` / :meth:`ElasticStore.load_hits` — the candidate searches return
+  ids only; those not cached are fetched whole (``mget``) and put into the cache (an event
+  already cached is newer there and kept). Candidate searches skip the events written since
+  this store started (``updated_at``), which are all cached until the first eviction.
 
 The cache keeps at most ``max_cached`` events; the least recently used ones that are written
 back are dropped first (they are read again from the index when needed).
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from services.events.cluster import CandidateQuery, EventState, MemoryStore, _gap
@@ -41,9 +43,14 @@ class ElasticStore(MemoryStore):
         max_cached: most events kept in memory.
     """
 
-    def __init__(self, index: str, *, max_cached: int = 50_000, index_terms: int = 12) -> None:
+    def __init__(self, index: str, *, max_cached: int = 50_000, index_terms: int = 12,
+                 started_at: datetime | None = None) -> None:
         super().__init__(index_terms=index_terms)
         self.index = index
+        #: events written at or after this were written by this store, so they are cached
+        #: (or were evicted: see :meth:`evict`)
+        self.started_at = started_at or datetime.now(UTC)
+        self._evicted = False
         self.max_cached = max_cached
         self.summaries: dict[str, EventSummary] = {}
         self.merged_from: dict[str, set[str]] = {}
@@ -103,11 +110,17 @@ class ElasticStore(MemoryStore):
                 filters.append({"range": {"interval_lo_days": {"lte": hi + q.window_days}}})
             if lo != float("-inf"):
                 filters.append({"range": {"interval_hi_days": {"gte": lo - q.window_days}}})
+            if not self._evicted:  # what this store wrote itself is in its cache
+                filters.append({"range": {"updated_at": {"lt": self.started_at.isoformat()}}})
             searches += [{"index": self.index},
-                         {"size": CANDIDATES_PER_ARTICLE, "_source": ["state"],
+                         {"size": CANDIDATES_PER_ARTICLE, "_source": False,
                           "query": {"bool": {"should": should, "minimum_should_match": 1, "filter": filters,
                                              "must_not": [{"exists": {"field": "merged_into"}}]}}}]
         return searches
+
+    def missing(self, hits: Iterable[Mapping[str, Any]]) -> list[str]:
+        """Ids of ``hits`` not in the cache (to fetch whole with ``mget``), sorted."""
+        return sorted({h["_id"] for h in hits if h["_id"] not in self.events})
 
     def load_hits(self, hits: Iterable[Mapping[str, Any]]) -> int:
         """Put the events of search ``hits`` (``_source.state``) into the cache, unless cached;
@@ -153,4 +166,6 @@ class ElasticStore(MemoryStore):
                 if self.articles.get(a) == event_id:
                     del self.articles[a]
             dropped += 1
+        if dropped:
+            self._evicted = True  # from now on the index may hold events this store wrote and dropped
         return dropped

@@ -29,12 +29,14 @@ import socket
 import threading
 import time
 import urllib.parse
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from elasticsearch import helpers
 
 from services.ingest.ids import article_id
 from hadath import infra, processes
@@ -400,6 +402,21 @@ def _service_busy(service: str) -> Callable[[dict], bool]:
     return lambda status: status["groups"][service]["committed"] > 0 and lag_of(status, service) > 0
 
 
+def assert_events_consistent(pipe) -> None:
+    """Every article document has an event, and each live event counts exactly the article
+    documents carrying its id (no article counted twice or lost by the kills)."""
+    counts: Counter = Counter()
+    for hit in helpers.scan(pipe.es, index=pipe.settings.index_alias, _source=["event_id"]):
+        assert hit["_source"].get("event_id"), hit["_id"]
+        counts[hit["_source"]["event_id"]] += 1
+    events = {h["_id"]: h["_source"] for h in helpers.scan(
+        pipe.es, index=pipe.settings.events_alias, _source=["article_count", "merged_into"])}
+    live = {k: v for k, v in events.items() if not v.get("merged_into")}
+    assert set(counts) == set(live), (len(counts), len(live))
+    bad = {k: (live[k]["article_count"], n) for k, n in counts.items() if live[k]["article_count"] != n}
+    assert not bad, list(bad.items())[:5]
+
+
 def test_sigkill_of_each_service_kafka_and_elasticsearch_loses_and_duplicates_nothing(
         make_pipeline, local_servers, tmp_path):
     """2,000 articles; while they flow: SIGKILL ingest, normalize, extract and index (each
@@ -414,7 +431,7 @@ def test_sigkill_of_each_service_kafka_and_elasticsearch_loses_and_duplicates_no
     with service_logs_on_failure(pipe.settings):
         killed_at: dict[str, int] = {}
         for name, service in (("ingest", "ingest"), ("normalize", "normalize"), ("extract-1", "extract"),
-                              ("index", "index")):
+                              ("events", "events"), ("index", "index")):
             seen = wait_in_flight(feeder, f"{service} to have uncommitted work", _service_busy(service))
             pid = sigkill_service(pipe.settings, name)
             killed_at[service] = seen["groups"][service]["committed"]
@@ -448,6 +465,7 @@ def test_sigkill_of_each_service_kafka_and_elasticsearch_loses_and_duplicates_no
         pipe.wait(timeout_seconds=420)
         _log(f"drained in {time.monotonic() - t0:.0f} s; total {time.monotonic() - started:.0f} s")
         assert_exactly_indexed(pipe, pipe.settings, articles)
+        assert_events_consistent(pipe)
 
 
 # --------------------------------------------------------------------------- 2. SIGTERM in an outage
