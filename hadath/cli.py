@@ -582,23 +582,24 @@ def print_event(view: dict) -> None:
 def demo(extract_workers: int = typer.Option(1, "--extract-workers", min=1),
          query: str = typer.Option(DEMO_QUERY, help="the search printed at the end"),
          timeout_seconds: float = typer.Option(600)) -> None:
-    """The main job: infra up, services up, feed the shipped samples, wait until indexed, search."""
+    """The main job: infra up, services up, feed the shipped samples, wait until indexed, search,
+    then wait until the events are written and list them."""
     from hadath import infra, processes
     from shared.es import client, ensure_index
     from hadath.kafka_admin import wait_until_idle
     from shared.search import search
 
     settings = _settings()
-    console.rule("1/5 Kafka and Elasticsearch")
+    console.rule("1/6 Kafka and Elasticsearch")
     infra.up(settings, timeout_seconds=timeout_seconds, progress=console.print)
     es = client(settings)
     ensure_index(es, settings, progress=console.print)
-    console.rule("2/5 services")
+    console.rule("2/6 services")
     processes.up(settings, extract_workers=extract_workers, progress=console.print)
-    console.rule("3/5 feeding the sample articles")
+    console.rule("3/6 feeding the sample articles")
     report = _feed([SAMPLES_DIR / "articles.jsonl", SAMPLES_DIR / "page.txt"], "sample-page")
     console.print(f"sent {report.sent}, refused {report.refused}")
-    console.rule("4/5 waiting until everything is indexed")
+    console.rule("4/6 waiting until everything is indexed")
     started = time.monotonic()
     wait_until_idle(settings, timeout_seconds=timeout_seconds,
                     on_poll=lambda st: console.print("  lag: " + ", ".join(f"{k} {v['lag']}" for k, v in st["groups"].items())))
@@ -606,11 +607,43 @@ def demo(extract_workers: int = typer.Option(1, "--extract-workers", min=1),
     console.print(f"{es.count(index=settings.index_alias)['count']} documents in the index "
                   f"({time.monotonic() - started:.1f} s after feeding; the sample page holds two stories, "
                   f"and documents fed earlier stay until `hadath infra wipe`)")
-    console.rule(f"5/5 hadath search {query}")
+    console.rule(f"5/6 hadath search {query}")
     print_result(search(es, settings, query, size=5))
+    console.rule("6/6 hadath events")
+    if _wait_for_events(es, settings, timeout_seconds=min(timeout_seconds, 120)):
+        from shared.event_search import EVENT_FIELDS, list_events
+
+        result = list_events(es, settings, size=8, fields=EVENT_FIELDS + ("first_ingested_at", "last_ingested_at"))
+        shown = len(result["events"])
+        print_events(result, shown_note=f" (the newest {shown}; hadath events for more)" if shown < result["total"] else "")
     console.print("\nThe pipeline keeps running. Try: [bold]hadath search \"الأمم المتحدة\"[/bold], "
+                  "[bold]hadath events \"بغداد\"[/bold], [bold]hadath event ID[/bold], "
                   "[bold]hadath status[/bold], [bold]hadath feed FILE[/bold]. Stop it with [bold]make down[/bold] "
                   "(hadath services down && hadath infra down).")
+
+
+def _wait_for_events(es, settings: Settings, *, timeout_seconds: float, poll_seconds: float = 1.0) -> bool:
+    """Wait until the event documents are written: every article document has an ``event_id``
+    and the events' ``article_count`` sum equals the article count
+    (:func:`shared.event_search.events_written`). True when they are; False (after a yellow line
+    saying what is missing) when ``timeout_seconds`` pass first."""
+    from shared.event_search import events_written
+
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        st = events_written(es, settings)
+        if st["without_event"] == 0 and st["event_articles"] == st["articles"]:
+            console.print(f"{st['articles']} articles are in events")
+            return True
+        if time.monotonic() > deadline:
+            console.print(f"[yellow]the events are not all written after {timeout_seconds:.0f} s: "
+                          f"{st['without_event']} of {st['articles']} articles have no event yet, the events "
+                          f"count {st['event_articles']} articles (see hadath status and hadath services "
+                          f"status; hadath events lists what is there)[/yellow]")
+            return False
+        console.print(f"  waiting for the events: {st['without_event']} articles without an event, "
+                      f"events count {st['event_articles']} of {st['articles']}")
+        time.sleep(poll_seconds)
 
 
 @app.command("train-ner")
