@@ -437,20 +437,20 @@ def _top_entities(entity_keys: dict | None, n: int = 4) -> str:
 
 
 def print_events(result: dict, *, shown_note: str = "") -> None:
-    """Print ``hadath events``' table: event id, title, articles, outlets, first and last seen,
-    top entities (``result`` as :func:`shared.event_search.list_events` gives it, with the
+    """Print ``hadath events``' table: title and id, articles (outlets), first and last seen
+    (days), top entities (``result`` as :func:`shared.event_search.list_events` gives it, with the
     ``first_ingested_at``/``last_ingested_at`` fields for undated events)."""
     out.print(f"[bold]{result['total']}[/bold] events{shown_note}")
-    any_trending = any(e.get("trending") for e in result["events"])
-    table = Table("event", "title", "articles", "outlets", "first seen", "last seen", "top entities",
-                  *(["trending"] if any_trending else []))
+    table = Table(Column("event (title, id)", ratio=3), Column("articles (outlets)", max_width=9),
+                  Column("first / last seen", no_wrap=True), Column("top entities", ratio=2))
     for e in result["events"]:
-        first = e.get("first_published_at") or e.get("first_ingested_at")
-        last = e.get("last_published_at") or e.get("last_ingested_at")
-        table.add_row(e["event_id"], escape(e.get("title") or ""), str(e.get("article_count") or 0),
-                      str(e.get("source_count") or 0), _when(first), _when(last),
-                      escape(_top_entities(e.get("entity_keys"))),
-                      *(["yes" if e.get("trending") else ""] if any_trending else []))
+        first = (e.get("first_published_at") or e.get("first_ingested_at") or "")[:10]
+        last = (e.get("last_published_at") or e.get("last_ingested_at") or "")[:10]
+        trending = " [bold red]trending[/bold red]" if e.get("trending") else ""
+        table.add_row(f"{escape(e.get('title') or '(untitled)')}\n[dim]{e['event_id']}[/dim]{trending}",
+                      f"{e.get('article_count') or 0} ({e.get('source_count') or 0})",
+                      first if first == last else f"{first}\n{last}",
+                      escape(_top_entities(e.get("entity_keys"), 3)))
     out.print(table)
 
 
@@ -560,7 +560,8 @@ def print_event(view: dict) -> None:
     if e.get("merged_from"):
         out.print(f"merged from: {', '.join(e['merged_from'])}", highlight=False)
     articles = view["articles"]
-    timeline = Table("published", "outlet", "title", "article", title="timeline", title_justify="left")
+    timeline = Table(Column("published", no_wrap=True), "outlet", "title", Column("article", no_wrap=True, min_width=20),
+                     title="timeline", title_justify="left")
     for a in articles:
         when = _when(a.get("published_at")) or f"({_when(a.get('ingested_at'))} ingested)"
         title = escape(a.get("title") or "") + (" [dim](near-duplicate)[/dim]" if a.get("duplicate_of") else "")
