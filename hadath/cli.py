@@ -406,17 +406,20 @@ def print_result(result: dict) -> None:
                   "(one hit per event)")
     else:
         out.print(f"[bold]{result['total']}[/bold] documents")
-    columns = ["score", "title", "source", "published", "entities"]
-    if grouped:
-        columns[3:3] = ["outlets", "event"]
+    columns: list = ["score", "title", "source", "published", "entities"]
+    if grouped:  # the event id sits under the title, the event's outlet count under the source
+        columns = ["score", Column("title (event id)", ratio=4, overflow="fold"), Column("source (outlets)", ratio=2),
+                   "published", Column("entities", ratio=3)]
     hits = Table(*columns)
     for h in result["hits"]:
         names = sorted({f"{e['label']}:{e['text']}" for e in h["entities"]})
         ents = ", ".join(names[:6]) + (f", … (+{len(names) - 6}; --json for all)" if len(names) > 6 else "")
-        row = [f"{h['score'] or 0:.2f}", h["title"] or "", h["source"] or "", (h["published_at"] or "")[:10], ents]
+        row = [f"{h['score'] or 0:.2f}", escape(h["title"] or ""), h["source"] or "", (h["published_at"] or "")[:10],
+               escape(ents)]
         if grouped:
-            outlets = "?" if h.get("event_source_count") is None else str(h["event_source_count"])
-            row[3:3] = [outlets, h.get("event_id") or ""]
+            n = h.get("event_source_count")
+            outlets = "" if n is None else f"\n{n} outlet{'' if n == 1 else 's'}"
+            row[1:3] = [f"{row[1]}\n[dim]{h.get('event_id') or '(no event)'}[/dim]", f"{row[2]}{outlets}"]
         hits.add_row(*row)
     out.print(hits)
     for name, buckets in result["facets"].items():
