@@ -201,9 +201,10 @@ def _search_events(es: Elasticsearch, settings: Settings, body: Mapping[str, Any
 
 def list_events(es: Elasticsearch, settings: Settings, query: str | None = None, *,
                 entities: Sequence[tuple[str, str]] = (), topics: Sequence[str] = (),
-                since: date | datetime | None = None, trending: bool = False, size: int = 10) -> dict[str, Any]:
+                since: date | datetime | None = None, trending: bool = False, size: int = 10,
+                fields: Sequence[str] = EVENT_FIELDS) -> dict[str, Any]:
     """The events ``hadath events`` lists: ``{"total": int, "events": [event]}``, each event the
-    fields of :data:`EVENT_FIELDS`.
+    ``fields`` of its document (default :data:`EVENT_FIELDS`, see :func:`event_summary`).
 
     With ``query``: the events whose articles match it, best-matching article first; ``total``
     counts them (among the first :data:`MAX_EVENT_BUCKETS`). Without: the newest events by
@@ -223,7 +224,7 @@ def list_events(es: Elasticsearch, settings: Settings, query: str | None = None,
         resp = _search_events(es, settings, build_events_by_ids_query(ids, filters))
         by_id = {h["_id"]: h["_source"] for h in resp["hits"]["hits"]}
         ordered = [by_id[i] for i in ids if i in by_id]
-        return {"total": len(ordered), "events": [event_summary(d) for d in ordered[:size]]}
+        return {"total": len(ordered), "events": [event_summary(d, fields) for d in ordered[:size]]}
     dated, undated = build_newest_events_queries(filters, size)
     resp = es.msearch(searches=[{"index": settings.events_alias}, dated, {"index": settings.events_alias}, undated])
     parts = []
@@ -233,7 +234,7 @@ def list_events(es: Elasticsearch, settings: Settings, query: str | None = None,
         parts.append(r)
     total = sum(r["hits"]["total"]["value"] for r in parts)
     newest = merge_newest(*([h["_source"] for h in r["hits"]["hits"]] for r in parts), size=size)
-    return {"total": total, "events": [event_summary(d) for d in newest]}
+    return {"total": total, "events": [event_summary(d, fields) for d in newest]}
 
 
 def _mget(es: Elasticsearch, settings: Settings, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
