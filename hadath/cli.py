@@ -309,10 +309,15 @@ def search_cmd(
     since: Annotated[Optional[str], typer.Option(help="published on or after this: YYYY-MM-DD, ISO 8601 or an age (2h, 7d)")] = None,
     until: Annotated[Optional[str], typer.Option(help="published on or before this: YYYY-MM-DD, ISO 8601 or an age")] = None,
     collapse: bool = typer.Option(False, "--collapse-duplicates", help="show each near-duplicate story once"),
+    group_by_event: bool = typer.Option(False, "--group-by-event",
+                                        help="one hit per event (its best article), with the event's outlet count"),
     size: int = typer.Option(10, min=0, max=1000),
     as_json: bool = typer.Option(False, "--json", help="print the contract's JSON shape"),
 ) -> None:
-    """Full-text search with facets (entities by label, source, topic, month)."""
+    """Full-text search with facets (entities by label, source, topic, month).
+
+    --json hits carry ``event_id``; with --group-by-event also ``event_source_count`` and
+    ``event_article_count``, and the result ``total_events``."""
     from hadath.replay import parse_since
     from shared.es import client
     from shared.search import parse_entity_filter, search
@@ -328,7 +333,7 @@ def search_cmd(
     with _friendly_errors(settings):
         result = search(client(settings), settings, query, entities=filters, sources=source or [],
                         topics=topic or [], since=since_d, until=until_d, collapse_duplicates=collapse,
-                        size=size)
+                        group_by_event=group_by_event, size=size)
     if as_json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
         return
@@ -359,8 +364,11 @@ def _friendly_errors(settings: Settings):
         console.print(f"[red]Elasticsearch is not reachable at {settings.es_url}[/red]: start it with "
                       f"[bold]hadath infra up[/bold] (or set {env_name('es_url')})")
         raise typer.Exit(3)
-    except NotFoundError:
-        console.print(f"[red]no index behind the alias {settings.index_alias!r} yet[/red]: start the services "
+    except NotFoundError as exc:
+        missing = settings.index_alias
+        if isinstance(exc.body, dict) and isinstance(exc.body.get("error"), dict):
+            missing = exc.body["error"].get("index") or missing
+        console.print(f"[red]no index behind the alias {missing!r} yet[/red]: start the services "
                       "and feed articles ([bold]hadath demo[/bold])")
         raise typer.Exit(3)
     except ApiError as exc:
@@ -392,39 +400,210 @@ def _moment(text: str | None, flag: str, parse_since) -> date | None:
 
 def print_result(result: dict) -> None:
     """Print hits and facets as tables."""
-    out.print(f"[bold]{result['total']}[/bold] documents")
-    hits = Table("score", "title", "source", "published", "entities")
+    grouped = "total_events" in result
+    if grouped:
+        out.print(f"[bold]{result['total']}[/bold] documents in [bold]{result['total_events']}[/bold] events "
+                  "(one hit per event)")
+    else:
+        out.print(f"[bold]{result['total']}[/bold] documents")
+    columns: list = ["score", "title", "source", "published", "entities"]
+    if grouped:  # the event id sits under the title, the event's outlet count under the source
+        columns = ["score", Column("title (event id)", ratio=4, overflow="fold"), Column("source (outlets)", ratio=2),
+                   "published", Column("entities", ratio=3)]
+    hits = Table(*columns)
     for h in result["hits"]:
         names = sorted({f"{e['label']}:{e['text']}" for e in h["entities"]})
         ents = ", ".join(names[:6]) + (f", … (+{len(names) - 6}; --json for all)" if len(names) > 6 else "")
-        hits.add_row(f"{h['score'] or 0:.2f}", h["title"] or "", h["source"] or "", (h["published_at"] or "")[:10], ents)
+        row = [f"{h['score'] or 0:.2f}", escape(h["title"] or ""), h["source"] or "", (h["published_at"] or "")[:10],
+               escape(ents)]
+        if grouped:
+            n = h.get("event_source_count")
+            outlets = "" if n is None else f"\n{n} outlet{'' if n == 1 else 's'}"
+            row[1:3] = [f"{row[1]}\n[dim]{h.get('event_id') or '(no event)'}[/dim]", f"{row[2]}{outlets}"]
+        hits.add_row(*row)
     out.print(hits)
     for name, buckets in result["facets"].items():
         if buckets:
             out.print(f"[bold]{name}[/bold]: " + "  ".join(f"{b.get('display', b['value'])} ({b['count']})" for b in buckets))
 
 
+def _when(ts: str | None) -> str:
+    """``2025-08-19T06:20:00Z`` → ``2025-08-19 06:20`` (``""`` for None)."""
+    return (ts or "")[:16].replace("T", " ")
+
+
+def _top_entities(entity_keys: dict | None, n: int = 4) -> str:
+    """The ``n`` most mentioned entity keys of an event over all labels: ``LOC:بغداد (3), …``."""
+    flat = [(e["count"], label, e["value"]) for label, entries in (entity_keys or {}).items() for e in entries or []]
+    flat.sort(key=lambda t: (-t[0], t[1], t[2]))
+    return ", ".join(f"{label}:{value} ({count})" for count, label, value in flat[:n])
+
+
+def print_events(result: dict, *, shown_note: str = "") -> None:
+    """Print ``hadath events``' table: title and id, articles (outlets), first and last seen
+    (days), top entities (``result`` as :func:`shared.event_search.list_events` gives it, with the
+    ``first_ingested_at``/``last_ingested_at`` fields for undated events)."""
+    out.print(f"[bold]{result['total']}[/bold] events{shown_note}")
+    table = Table(Column("event (title, id)", ratio=3), Column("articles (outlets)", max_width=9),
+                  Column("first / last seen", no_wrap=True), Column("top entities", ratio=2))
+    for e in result["events"]:
+        first = (e.get("first_published_at") or e.get("first_ingested_at") or "")[:10]
+        last = (e.get("last_published_at") or e.get("last_ingested_at") or "")[:10]
+        trending = " [bold red]trending[/bold red]" if e.get("trending") else ""
+        table.add_row(f"{escape(e.get('title') or '(untitled)')}\n[dim]{e['event_id']}[/dim]{trending}",
+                      f"{e.get('article_count') or 0} ({e.get('source_count') or 0})",
+                      first if first == last else f"{first}\n{last}",
+                      escape(_top_entities(e.get("entity_keys"), 3)))
+    out.print(table)
+
+
+@app.command("events")
+def events_cmd(
+    query: Annotated[Optional[str], typer.Argument(help="the events whose articles match these words "
+                                                   "(as hadath search); none: the newest events")] = None,
+    entity: Annotated[Optional[list[str]], typer.Option("--entity", help="LABEL:VALUE, e.g. LOC:بغداد (repeatable)")] = None,
+    topic: Annotated[Optional[list[str]], typer.Option("--topic", help="only this topic (repeatable)")] = None,
+    since: Annotated[Optional[str], typer.Option(help="last seen on or after this: YYYY-MM-DD, ISO 8601 or an age (2h, 7d)")] = None,
+    trending: bool = typer.Option(False, "--trending", help="only trending events"),
+    size: int = typer.Option(10, min=1, max=1000),
+    as_json: bool = typer.Option(False, "--json", help='print {"total", "events": [...]}'),
+) -> None:
+    """List events: title, articles, outlets, first and last seen, top entities.
+
+    With QUERY: the events whose articles match it, best match first; without: the newest events
+    by last seen (the newest article's published_at, else its ingested_at). Merged events are
+    never listed. --json: {"total": int, "events": [{event_id, title, summary, article_count,
+    source_count, sources, first_published_at, last_published_at, event_date, topic, trending,
+    entity_keys, places}]}."""
+    from hadath.replay import parse_since
+    from shared.es import client
+    from shared.event_search import EVENT_FIELDS, list_events
+    from shared.search import parse_entity_filter
+
+    try:
+        filters = [parse_entity_filter(spec) for spec in entity or []]
+        since_d = _moment(since, "--since", parse_since)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2)
+    settings = _settings()
+    fields = EVENT_FIELDS if as_json else EVENT_FIELDS + ("first_ingested_at", "last_ingested_at")
+    with _friendly_errors(settings):
+        result = list_events(client(settings), settings, query, entities=filters, topics=topic or [],
+                             since=since_d, trending=trending, size=size, fields=fields)
+    if as_json:
+        sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+        return
+    shown = len(result["events"])
+    note = f" ({shown} shown; --size for more)" if shown < result["total"] else ""
+    print_events(result, shown_note=note)
+    if result["events"]:
+        out.print("[dim]hadath event ID shows one event's articles by outlet and time[/dim]")
+
+
+@app.command("event")
+def event_cmd(event_id: Annotated[str, typer.Argument(help="an event id (from hadath events or search --json)")],
+              as_json: bool = typer.Option(False, "--json", help="print the event and its articles as JSON")) -> None:
+    """Show one event: title, summary, counts, dates, top entities, places, and its articles by
+    outlet and time (the timeline). An id that was merged into another shows the surviving event.
+
+    --json: {"requested_id", "merged_chain": [ids walked, [] if not merged], "event": {...},
+    "total_articles", "articles": [{article_id, title, source, url, published_at, ingested_at,
+    topic, duplicate_of}]}. Unknown id: exit code 1."""
+    from shared.es import client
+    from shared.event_search import EventNotFound, event_timeline
+
+    settings = _settings()
+    with _friendly_errors(settings):
+        try:
+            view = event_timeline(client(settings), settings, event_id)
+        except EventNotFound:
+            console.print(f"[red]no event {event_id!r} in {settings.events_alias}[/red] "
+                          "(hadath events lists them)", highlight=False)
+            raise typer.Exit(1)
+    chain = view["merged_chain"]
+    if as_json:
+        if chain:
+            console.print(f"event {event_id} was merged into {chain[-1]}", highlight=False)
+        sys.stdout.write(json.dumps(view, ensure_ascii=False) + "\n")
+        return
+    if chain:
+        out.print(f"[yellow]event {event_id} was merged into {chain[-1]}[/yellow]"
+                  + (f" (via {' → '.join(chain[1:-1])})" if len(chain) > 2 else "") + "; showing it",
+                  highlight=False)
+    print_event(view)
+
+
+def print_event(view: dict) -> None:
+    """Print one event (``view`` as :func:`shared.event_search.event_timeline` gives it): the
+    header, then its articles by time, then per outlet."""
+    e = view["event"]
+    out.print(f"[bold]{escape(e.get('title') or '(untitled)')}[/bold]  [dim]{e['event_id']}[/dim]", highlight=False)
+    if e.get("summary"):
+        out.print(e["summary"], markup=False, highlight=False)
+    first = e.get("first_published_at") or e.get("first_ingested_at")
+    last = e.get("last_published_at") or e.get("last_ingested_at")
+    facts = [f"{e.get('article_count') or 0} articles from {e.get('source_count') or 0} outlets",
+             f"seen {_when(first)} → {_when(last)}"]
+    if e.get("event_date"):
+        facts.append(f"event date {e['event_date']}")
+    if e.get("topic"):
+        facts.append(f"topic {e['topic']}")
+    if e.get("trending"):
+        facts.append(f"trending (score {e.get('trending_score')})")
+    out.print(" · ".join(facts), highlight=False)
+    for label, entries in (e.get("entity_keys") or {}).items():
+        if entries:
+            out.print(f"{label}: " + ", ".join(f"{x['value']} ({x['count']})" for x in entries[:6]),
+                      markup=False, highlight=False)
+    if e.get("places"):
+        out.print("places: " + ", ".join(f"{p.get('name')}" + (f" ({p['country_code']})" if p.get("country_code") else "")
+                                         + f" ×{p.get('count', 1)}" for p in e["places"][:6]),
+                  markup=False, highlight=False)
+    if e.get("merged_from"):
+        out.print(f"merged from: {', '.join(e['merged_from'])}", highlight=False)
+    articles = view["articles"]
+    timeline = Table(Column("published", no_wrap=True), "outlet", "title", Column("article", no_wrap=True, min_width=20),
+                     title="timeline", title_justify="left")
+    for a in articles:
+        when = _when(a.get("published_at")) or f"({_when(a.get('ingested_at'))} ingested)"
+        title = escape(a.get("title") or "") + (" [dim](near-duplicate)[/dim]" if a.get("duplicate_of") else "")
+        timeline.add_row(when, escape(a.get("source") or ""), title, a.get("article_id") or "")
+    out.print(timeline)
+    per_outlet: dict[str, list[dict]] = {}
+    for a in articles:
+        per_outlet.setdefault(a.get("source") or "unknown", []).append(a)
+    outlets = Table("outlet", "articles", "first", "last", title="by outlet", title_justify="left")
+    for source, items in sorted(per_outlet.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        times = [a.get("published_at") or a.get("ingested_at") for a in items]
+        outlets.add_row(escape(source), str(len(items)), _when(times[0]), _when(times[-1]))
+    out.print(outlets)
+    if view["total_articles"] > len(articles):
+        out.print(f"the first {len(articles)} of {view['total_articles']} articles shown (--json gives the same)")
+
+
 @app.command("demo")
 def demo(extract_workers: int = typer.Option(1, "--extract-workers", min=1),
          query: str = typer.Option(DEMO_QUERY, help="the search printed at the end"),
          timeout_seconds: float = typer.Option(600)) -> None:
-    """The main job: infra up, services up, feed the shipped samples, wait until indexed, search."""
+    """The main job: infra up, services up, feed the shipped samples, wait until indexed, search,
+    then wait until the events are written and list them."""
     from hadath import infra, processes
     from shared.es import client, ensure_index
     from hadath.kafka_admin import wait_until_idle
     from shared.search import search
 
     settings = _settings()
-    console.rule("1/5 Kafka and Elasticsearch")
+    console.rule("1/6 Kafka and Elasticsearch")
     infra.up(settings, timeout_seconds=timeout_seconds, progress=console.print)
     es = client(settings)
     ensure_index(es, settings, progress=console.print)
-    console.rule("2/5 services")
+    console.rule("2/6 services")
     processes.up(settings, extract_workers=extract_workers, progress=console.print)
-    console.rule("3/5 feeding the sample articles")
+    console.rule("3/6 feeding the sample articles")
     report = _feed([SAMPLES_DIR / "articles.jsonl", SAMPLES_DIR / "page.txt"], "sample-page")
     console.print(f"sent {report.sent}, refused {report.refused}")
-    console.rule("4/5 waiting until everything is indexed")
+    console.rule("4/6 waiting until everything is indexed")
     started = time.monotonic()
     wait_until_idle(settings, timeout_seconds=timeout_seconds,
                     on_poll=lambda st: console.print("  lag: " + ", ".join(f"{k} {v['lag']}" for k, v in st["groups"].items())))
@@ -432,11 +611,43 @@ def demo(extract_workers: int = typer.Option(1, "--extract-workers", min=1),
     console.print(f"{es.count(index=settings.index_alias)['count']} documents in the index "
                   f"({time.monotonic() - started:.1f} s after feeding; the sample page holds two stories, "
                   f"and documents fed earlier stay until `hadath infra wipe`)")
-    console.rule(f"5/5 hadath search {query}")
+    console.rule(f"5/6 hadath search {query}")
     print_result(search(es, settings, query, size=5))
+    console.rule("6/6 hadath events")
+    if _wait_for_events(es, settings, timeout_seconds=min(timeout_seconds, 120)):
+        from shared.event_search import EVENT_FIELDS, list_events
+
+        result = list_events(es, settings, size=8, fields=EVENT_FIELDS + ("first_ingested_at", "last_ingested_at"))
+        shown = len(result["events"])
+        print_events(result, shown_note=f" (the newest {shown}; hadath events for more)" if shown < result["total"] else "")
     console.print("\nThe pipeline keeps running. Try: [bold]hadath search \"الأمم المتحدة\"[/bold], "
+                  "[bold]hadath events \"بغداد\"[/bold], [bold]hadath event ID[/bold], "
                   "[bold]hadath status[/bold], [bold]hadath feed FILE[/bold]. Stop it with [bold]make down[/bold] "
                   "(hadath services down && hadath infra down).")
+
+
+def _wait_for_events(es, settings: Settings, *, timeout_seconds: float, poll_seconds: float = 1.0) -> bool:
+    """Wait until the event documents are written: every article document has an ``event_id``
+    and the events' ``article_count`` sum equals the article count
+    (:func:`shared.event_search.events_written`). True when they are; False (after a yellow line
+    saying what is missing) when ``timeout_seconds`` pass first."""
+    from shared.event_search import events_written
+
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        st = events_written(es, settings)
+        if st["without_event"] == 0 and st["event_articles"] == st["articles"]:
+            console.print(f"{st['articles']} articles are in events")
+            return True
+        if time.monotonic() > deadline:
+            console.print(f"[yellow]the events are not all written after {timeout_seconds:.0f} s: "
+                          f"{st['without_event']} of {st['articles']} articles have no event yet, the events "
+                          f"count {st['event_articles']} articles (see hadath status and hadath services "
+                          f"status; hadath events lists what is there)[/yellow]")
+            return False
+        console.print(f"  waiting for the events: {st['without_event']} articles without an event, "
+                      f"events count {st['event_articles']} of {st['articles']}")
+        time.sleep(poll_seconds)
 
 
 @app.command("train-ner")

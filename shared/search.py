@@ -1,4 +1,4 @@
-"""Search with facets over the alias ``hadath-events`` (what ``hadath search`` prints).
+"""Search with facets over the article alias ``hadath-articles`` (what ``hadath search`` prints).
 
 The query matches every word of ``QUERY`` (in the title or the body), through the stemmed
 analyzer for recall; matches on the unstemmed ``.exact`` fields score higher, so an exact
@@ -33,16 +33,13 @@ def parse_entity_filter(spec: str) -> tuple[str, str]:
     return label, entity_key(value.strip())
 
 
-def build_query(query: str | None, *, entities: list[tuple[str, str]] = (), sources: list[str] = (),
-                topics: list[str] = (), since: date | datetime | None = None,
-                until: date | datetime | None = None, collapse_duplicates: bool = False,
-                size: int = 10) -> dict[str, Any]:
-    """The search request body (query, filters, facets, highlight) for the parameters given.
+def text_clauses(query: str | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The full-text part of a search for ``query``: ``(must, should)`` clause lists of a
+    ``bool`` query (both empty for no query or a blank one).
 
-    ``since``/``until`` bound ``published_at`` (inclusive); ``collapse_duplicates`` leaves out
-    near-duplicates (documents with a ``duplicate_of``), so each story shows once. Facets:
-    top entity keys per label, sources, predicted topics, and a monthly ``published_at``
-    histogram.
+    ``must`` matches every word in the title or the body (stemmed analyzer); ``should``
+    boosts phrase matches on the unstemmed ``.exact`` fields. :func:`build_query` and the
+    event listing (:mod:`shared.event_search`) use the same clauses.
     """
     must: list[dict[str, Any]] = []
     should: list[dict[str, Any]] = []
@@ -50,6 +47,24 @@ def build_query(query: str | None, *, entities: list[tuple[str, str]] = (), sour
         must.append({"combined_fields": {"query": query, "fields": ["title^2", "body"], "operator": "and"}})
         should.append({"multi_match": {"query": query, "fields": ["title.exact^3", "body.exact^1.5"],
                                        "type": "phrase", "boost": 2}})
+    return must, should
+
+
+def build_query(query: str | None, *, entities: list[tuple[str, str]] = (), sources: list[str] = (),
+                topics: list[str] = (), since: date | datetime | None = None,
+                until: date | datetime | None = None, collapse_duplicates: bool = False,
+                group_by_event: bool = False, size: int = 10) -> dict[str, Any]:
+    """The search request body (query, filters, facets, highlight) for the parameters given.
+
+    ``since``/``until`` bound ``published_at`` (inclusive); ``collapse_duplicates`` leaves out
+    near-duplicates (documents with a ``duplicate_of``), so each story shows once;
+    ``group_by_event`` collapses the hits on ``event_id`` (Elasticsearch field collapsing: the
+    best-scoring article of each event) and adds an ``events`` cardinality aggregation (how
+    many events the matching articles belong to; articles without an ``event_id`` form one
+    group). Facets: top entity keys per label, sources, predicted topics, and a monthly
+    ``published_at`` histogram; they and ``total`` count articles, grouped or not.
+    """
+    must, should = text_clauses(query)
     filters: list[dict[str, Any]] = [{"term": {f"entity_keys.{label}": key}} for label, key in entities]
     if sources:
         filters.append({"terms": {"source": list(sources)}})
@@ -71,7 +86,7 @@ def build_query(query: str | None, *, entities: list[tuple[str, str]] = (), sour
     aggs["topic"] = {"terms": {"field": "topic", "size": FACET_SIZE}}
     aggs["published_at"] = {"date_histogram": {"field": "published_at", "calendar_interval": "month",
                                                "format": "yyyy-MM", "min_doc_count": 1}}
-    return {
+    body: dict[str, Any] = {
         "size": size,
         "track_total_hits": True,
         "query": {"bool": {"must": must or [{"match_all": {}}], "should": should, "filter": filters,
@@ -81,6 +96,10 @@ def build_query(query: str | None, *, entities: list[tuple[str, str]] = (), sour
                                  "title": {"number_of_fragments": 0}}},
         "_source": {"excludes": ["body", "signature", "dedup_keys", "entity_keys"]},
     }
+    if group_by_event:
+        body["collapse"] = {"field": "event_id"}
+        aggs["events"] = {"cardinality": {"field": "event_id"}}
+    return body
 
 
 def _bucket(name: str, bucket: dict[str, Any]) -> dict[str, Any]:
@@ -97,13 +116,21 @@ def _bucket(name: str, bucket: dict[str, Any]) -> dict[str, Any]:
 
 
 def search(es: Elasticsearch, settings: Settings, query: str | None, **kwargs: Any) -> dict[str, Any]:
-    """Run :func:`build_query` on the alias; returns the contract's shape.
+    """Run :func:`build_query` on the article alias; returns the contract's shape.
 
     Shape: ``{"total": int, "hits": [{"article_id", "title", "score", "source", "published_at",
-    "entities": [...], "places", "dates", "duplicate_of", "highlight": [str]}], "facets":
-    {"PERS"|"LOC"|"ORG"|"MISC"|"source"|"topic"|"published_at": [{"value", "count"}]}}``
+    "event_id", "entities": [...], "places", "dates", "duplicate_of", "highlight": [str]}],
+    "facets": {"PERS"|"LOC"|"ORG"|"MISC"|"source"|"topic"|"published_at": [{"value", "count"}]}}``
     (``published_at`` values are months, ``YYYY-MM``; entity facet entries also carry
     ``"display"``, the name as one article wrote it, while ``value`` is the canonical key).
+
+    With ``group_by_event=True`` there is one hit per event, the result also carries
+    ``"total_events"`` (events among all matching articles), and each hit
+    ``"event_source_count"`` / ``"event_article_count"``: its event's outlets and articles,
+    read from the event documents (``HADATH_EVENTS_ALIAS``, one ``mget``; a merged event is
+    followed to the one it was merged into; ``None`` when the article has no event or its
+    event document is missing). Elasticsearch errors propagate (``NotFoundError`` without an
+    article index).
     """
     resp = es.search(index=settings.index_alias, **build_query(query, **kwargs))
     hits = []
@@ -116,7 +143,19 @@ def search(es: Elasticsearch, settings: Settings, query: str | None, **kwargs: A
             "parent_id": src.get("parent_id"), "entities": src.get("entities", []),
             "places": src.get("places", []), "dates": src.get("dates", []),
             "duplicate_of": src.get("duplicate_of"), "topic": src.get("topic"),
+            "event_id": src.get("event_id"),
             "highlight": hl.get("body", []) or hl.get("title", []),
         })
-    facets = {name: [_bucket(name, b) for b in agg["buckets"]] for name, agg in resp["aggregations"].items()}
-    return {"total": resp["hits"]["total"]["value"], "hits": hits, "facets": facets}
+    aggs = resp["aggregations"]
+    facets = {name: [_bucket(name, b) for b in agg["buckets"]] for name, agg in aggs.items() if "buckets" in agg}
+    result: dict[str, Any] = {"total": resp["hits"]["total"]["value"], "hits": hits, "facets": facets}
+    if kwargs.get("group_by_event"):
+        from shared.event_search import fetch_events
+
+        result["total_events"] = aggs["events"]["value"]
+        events = fetch_events(es, settings, [h["event_id"] for h in hits if h["event_id"]])
+        for h in hits:
+            event = events.get(h["event_id"]) if h["event_id"] else None
+            h["event_source_count"] = event.get("source_count") if event else None
+            h["event_article_count"] = event.get("article_count") if event else None
+    return result
