@@ -169,7 +169,7 @@ def feed_cmd(paths: Annotated[list[Path], typer.Argument(help="JSON Lines, JSON,
 
 @app.command("status")
 def status_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
-    """Per topic end offsets, per service consumer-group lag, index count, dead-letter count."""
+    """Per topic end offsets, per service consumer-group lag, article and event counts, dead-letter count."""
     with _friendly_errors(_settings()):
         st = _pipeline_status()
     if as_json:
@@ -183,7 +183,8 @@ def status_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
     for name, t in st["topics"].items():
         topics.add_row(name, str(t["partitions"]), str(t["end_offset"]))
     out.print(topics)
-    out.print(f"index {st['index']['alias']}: {st['index']['count']} documents; dead letters: {st['deadletter']}")
+    out.print(f"index {st['index']['alias']}: {st['index']['count']} documents; events "
+              f"{st['events']['alias']}: {st['events']['count']} events; dead letters: {st['deadletter']}")
 
 
 def _pipeline_status() -> dict:
@@ -198,6 +199,11 @@ def _pipeline_status() -> dict:
     if es.indices.exists_alias(name=settings.index_alias):
         count = es.count(index=settings.index_alias)["count"]
     st["index"] = {"alias": settings.index_alias, "count": count}
+    events = None
+    if es.indices.exists_alias(name=settings.events_alias):
+        events = es.count(index=settings.events_alias,
+                          query={"bool": {"must_not": [{"exists": {"field": "merged_into"}}]}})["count"]
+    st["events"] = {"alias": settings.events_alias, "count": events}
     st["deadletter"] = st["topics"][Topics.from_settings(settings).deadletter]["end_offset"]
     return st
 

@@ -13,7 +13,9 @@ entries of its places. :func:`event_document` turns both into the document of th
 * ``first_published_at`` / ``last_published_at`` (``None`` when no member is dated),
   ``first_ingested_at`` / ``last_ingested_at``;
 * ``event_date`` — the day the members' texts state most (ties: the earliest), else ``None``;
-* ``entity_keys`` — per label the :data:`TOP_KEYS` keys most mentioned, with their counts;
+* ``entity_keys`` — per label the :data:`TOP_KEYS` canonical keys (as in the article documents'
+  ``entity_keys``, so one ``--entity`` filter finds both) named by the most members, with the
+  number of members naming each;
   ``places`` — with ``location`` for maps and the number of members naming each;
 * ``topic`` — the members' majority topic (ties: alphabetical);
 * ``trending`` — see :func:`trending`.
@@ -103,13 +105,16 @@ class EventSummary:
 
     ``members``: the first :data:`MAX_MEMBERS` members; ``extra_count``: members beyond them;
     ``place_info``: geonameid → ``{name, country_code, location, feature}``;
-    ``topics`` / ``seen``: topic → members, and every member's ``seen_at`` (for trending).
+    ``topics`` / ``seen``: topic → members, and every member's ``seen_at`` (for trending);
+    ``entity_counts``: label → canonical key (the article documents' ``entity_keys``) → members
+    naming it.
     """
 
     members: list[Member] = field(default_factory=list)
     extra_count: int = 0
     place_info: dict[int, dict[str, Any]] = field(default_factory=dict)
     topics: dict[str, int] = field(default_factory=dict)
+    entity_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     seen: list[str] = field(default_factory=list)
     published: list[str] = field(default_factory=list)
     ingested: list[str] = field(default_factory=list)
@@ -127,6 +132,9 @@ class EventSummary:
             self.extra_count += 1
         if member.topic:
             self.topics[member.topic] = self.topics.get(member.topic, 0) + 1
+        for label, key in sorted({(e.label, e.normalized) for e in article.entities if e.normalized}):
+            keys = self.entity_counts.setdefault(label, {})
+            keys[key] = keys.get(key, 0) + 1
         self.seen.append(member.seen_at)
         self.seen = sorted(self.seen)[-(MAX_MEMBERS * 4):]
         if member.published_at:
@@ -145,6 +153,10 @@ class EventSummary:
         self.extra_count += other.extra_count + max(0, len(other.members) - max(0, room))
         for k, v in other.topics.items():
             self.topics[k] = self.topics.get(k, 0) + v
+        for label, keys in other.entity_counts.items():
+            mine = self.entity_counts.setdefault(label, {})
+            for k, v in keys.items():
+                mine[k] = mine.get(k, 0) + v
         self.seen = sorted(self.seen + other.seen)[-(MAX_MEMBERS * 4):]
         self.published = _hull(self.published + other.published)
         self.ingested = _hull(self.ingested + other.ingested)
@@ -157,7 +169,7 @@ class EventSummary:
             "members": [{**m.__dict__, "terms": {str(k): v for k, v in m.terms.items()}} for m in self.members],
             "extra_count": self.extra_count,
             "place_info": {str(k): v for k, v in self.place_info.items()},
-            "topics": self.topics, "seen": self.seen, "published": self.published, "ingested": self.ingested,
+            "topics": self.topics, "entity_counts": self.entity_counts, "seen": self.seen, "published": self.published, "ingested": self.ingested,
         }
 
     @classmethod
@@ -167,7 +179,9 @@ class EventSummary:
                    for m in d.get("members", [])]
         return cls(members=members, extra_count=int(d.get("extra_count", 0)),
                    place_info={int(k): v for k, v in d.get("place_info", {}).items()},
-                   topics=dict(d.get("topics", {})), seen=list(d.get("seen", [])),
+                   topics=dict(d.get("topics", {})),
+                   entity_counts={k: dict(v) for k, v in d.get("entity_counts", {}).items()},
+                   seen=list(d.get("seen", [])),
                    published=list(d.get("published", [])), ingested=list(d.get("ingested", [])))
 
 
@@ -270,7 +284,7 @@ def event_document(state: EventState, summary: EventSummary, *, updated_at: date
         first_ingested_at=summary.ingested[0] if summary.ingested else None,
         last_ingested_at=summary.ingested[-1] if summary.ingested else None,
         event_date=day,
-        entity_keys={label: _top(state.entity_keys.get(label, {}), TOP_KEYS) for label in ENTITY_LABELS},
+        entity_keys={label: _top(summary.entity_counts.get(label, {}), TOP_KEYS) for label in ENTITY_LABELS},
         places=[{**summary.place_info.get(g, {"name": str(g), "geonameid": g}), "count": n}
                 for g, n in sorted(state.places.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_KEYS]],
         topic=sorted(summary.topics.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] if summary.topics else None,

@@ -156,3 +156,22 @@ def test_index_applies_a_reassignment_to_the_article_or_folds_it_into_the_articl
 def test_the_settings_name_both_aliases():
     s = Settings()
     assert (s.index_alias, s.events_alias) == ("hadath-articles", "hadath-events")
+
+
+def test_event_entity_keys_are_the_article_documents_keys_counted_by_member():
+    from shared.schemas import Entity
+
+    store = ElasticStore("events")
+    from services.events.cluster import EventClusterer
+    c = EventClusterer(store)
+    body = FLOOD + " وقال عادل بابكر"
+    start = body.index("الخرطوم")
+    ents = [Entity(text="الخرطوم", label="LOC", start=start, end=start + 7, normalized="الخرطوم"),
+            Entity(text="الخرطوم", label="LOC", start=start, end=start + 7, normalized="الخرطوم")]
+    a = article("k1", body).model_copy(update={"entities": ents})
+    f = features_of(a)
+    r = c.add_features(f)
+    store.summary(r.event_id).add(a, f)
+    doc = event_document(store.get(r.event_id), store.summary(r.event_id))
+    assert doc["entity_keys"]["LOC"] == [{"value": "الخرطوم", "count": 1}]  # one member, counted once
+    assert doc["entity_keys"]["PERS"] == []
