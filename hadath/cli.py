@@ -471,6 +471,7 @@ def events_cmd(
     topic: Annotated[Optional[list[str]], typer.Option("--topic", help="only this topic (repeatable)")] = None,
     since: Annotated[Optional[str], typer.Option(help="last seen on or after this: YYYY-MM-DD, ISO 8601 or an age (2h, 7d)")] = None,
     trending: bool = typer.Option(False, "--trending", help="only trending events"),
+    min_articles: int = typer.Option(1, "--min-articles", min=1, help="only events of at least N articles"),
     size: int = typer.Option(10, min=1, max=1000),
     as_json: bool = typer.Option(False, "--json", help='print {"total", "events": [...]}'),
 ) -> None:
@@ -496,7 +497,8 @@ def events_cmd(
     fields = EVENT_FIELDS if as_json else EVENT_FIELDS + ("first_ingested_at", "last_ingested_at")
     with _friendly_errors(settings):
         result = list_events(client(settings), settings, query, entities=filters, topics=topic or [],
-                             since=since_d, trending=trending, size=size, fields=fields)
+                             since=since_d, trending=trending, min_articles=min_articles, size=size,
+                             fields=fields)
     if as_json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
         return
@@ -623,8 +625,11 @@ def demo(extract_workers: int = typer.Option(1, "--extract-workers", min=1),
     if _wait_for_events(es, settings, timeout_seconds=min(timeout_seconds, 120)):
         from shared.event_search import EVENT_FIELDS, list_events
 
-        result = list_events(es, settings, size=8, fields=EVENT_FIELDS + ("first_ingested_at", "last_ingested_at"))
+        fields = EVENT_FIELDS + ("first_ingested_at", "last_ingested_at")
+        every = list_events(es, settings, size=1, fields=fields)["total"]
+        result = list_events(es, settings, min_articles=2, size=8, fields=fields)
         shown = len(result["events"])
+        console.print(f"{every} events; those of two articles or more (hadath events --min-articles 2):")
         print_events(result, shown_note=f" (the newest {shown}; hadath events for more)" if shown < result["total"] else "")
     console.print("\nThe pipeline keeps running. Try: [bold]hadath search \"الأمم المتحدة\"[/bold], "
                   "[bold]hadath events \"بغداد\"[/bold], [bold]hadath event ID[/bold], "

@@ -82,7 +82,8 @@ def _moment(value: date | datetime) -> str:
 
 
 def event_filters(*, entities: Sequence[tuple[str, str]] = (), topics: Sequence[str] = (),
-                  since: date | datetime | None = None, trending: bool = False) -> list[dict[str, Any]]:
+                  since: date | datetime | None = None, trending: bool = False,
+                  min_articles: int = 1) -> list[dict[str, Any]]:
     """Filter clauses on event documents (a ``bool`` query's ``filter``; merged events are left
     out separately).
 
@@ -93,6 +94,7 @@ def event_filters(*, entities: Sequence[tuple[str, str]] = (), topics: Sequence[
         since: last seen on or after this moment: ``last_published_at >= since``, or, for an
             event without ``last_published_at``, ``last_ingested_at >= since``.
         trending: only ``trending: true``.
+        min_articles: only events of at least this many articles (``article_count``).
     """
     filters: list[dict[str, Any]] = [{"term": {f"entity_keys.{label}.value": key}} for label, key in entities]
     if topics:
@@ -106,6 +108,8 @@ def event_filters(*, entities: Sequence[tuple[str, str]] = (), topics: Sequence[
         ]}})
     if trending:
         filters.append({"term": {"trending": True}})
+    if min_articles > 1:
+        filters.append({"range": {"article_count": {"gte": min_articles}}})
     return filters
 
 
@@ -201,8 +205,8 @@ def _search_events(es: Elasticsearch, settings: Settings, body: Mapping[str, Any
 
 def list_events(es: Elasticsearch, settings: Settings, query: str | None = None, *,
                 entities: Sequence[tuple[str, str]] = (), topics: Sequence[str] = (),
-                since: date | datetime | None = None, trending: bool = False, size: int = 10,
-                fields: Sequence[str] = EVENT_FIELDS) -> dict[str, Any]:
+                since: date | datetime | None = None, trending: bool = False, min_articles: int = 1,
+                size: int = 10, fields: Sequence[str] = EVENT_FIELDS) -> dict[str, Any]:
     """The events ``hadath events`` lists: ``{"total": int, "events": [event]}``, each event the
     ``fields`` of its document (default :data:`EVENT_FIELDS`, see :func:`event_summary`).
 
@@ -215,7 +219,8 @@ def list_events(es: Elasticsearch, settings: Settings, query: str | None = None,
         elasticsearch.NotFoundError: an alias has no index behind it.
         RuntimeError: one of the searches failed (its error in the message).
     """
-    filters = event_filters(entities=entities, topics=topics, since=since, trending=trending)
+    filters = event_filters(entities=entities, topics=topics, since=since, trending=trending,
+                            min_articles=min_articles)
     if query and query.strip():
         ranked = ranked_event_ids(es.search(index=settings.index_alias, **build_event_hits_query(query)))
         if not ranked:

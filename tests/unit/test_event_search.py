@@ -107,3 +107,10 @@ def test_event_summary_has_exactly_the_contract_fields():
     assert tuple(summary) == EVENT_FIELDS
     assert summary["sources"] == [] and summary["entity_keys"] == {} and summary["places"] == []
     assert summary["summary"] is None and summary["article_count"] == 3
+
+
+def test_min_articles_filters_on_the_event_size():
+    from shared.event_search import event_filters
+
+    assert event_filters(min_articles=1) == []
+    assert event_filters(min_articles=2) == [{"range": {"article_count": {"gte": 2}}}]
