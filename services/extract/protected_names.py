@@ -23,7 +23,8 @@ more often than without it (تيار/التيار; names take ال less often: �
 ال word whose bare form has at least :data:`COMMON_RATIO` of its count (اليوم/يوم), a word whose
 feminine ``…ه`` has (المصري/المصريه, كبير/كبيره), a word that takes possessive pronouns
 (…ها …هم …نا …كم …هما) at least :data:`POSSESSIVE_RATIO` as often as not (يوم/يومها, هاتف/هاتفه;
-names never do), or a proclitic + a word at least as frequent (وكان, باسم). Places keep their own entries. A proclitic form
+names never do). A name that looks like a proclitic + a word is kept (وائل, فادي, بسام: the
+stopword list has the وكان, وان, بها kind). Places keep their own entries. A proclitic form
 ``p + name`` that the corpus has at least as often as the name itself is a word of its own (بيان
 is not ب + يان) and is listed as ``-form``, never mapped to the name.
 """
@@ -50,7 +51,6 @@ POSSESSIVE_RATIO = 0.015
 _POSSESSIVES = ("ها", "هم", "نا", "كم", "هما")
 _MIN_LETTERS = 3
 _NAME_PARTICLES = frozenset(normalize(w) for w in ("أبو", "أبي", "أبا", "ابن", "بن", "بنت", "عبد", "أم", "آل"))
-_PROCLITIC_LETTERS = "وفبكل"
 
 
 def protected_place_names() -> list[str]:
@@ -107,7 +107,7 @@ def is_common_word(word: str, counts: dict[str, int]) -> bool:
         return True
     if sum(c(word + x) for x in _POSSESSIVES) >= POSSESSIVE_RATIO * own:
         return True
-    return word[0] in _PROCLITIC_LETTERS and c(word[1:]) >= own
+    return False
 
 
 def protected_person_entries(path: Path = DEFAULT_GAZETTEER_PATH,
