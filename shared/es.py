@@ -207,6 +207,8 @@ def _text_field() -> dict[str, Any]:
 def mappings() -> dict[str, Any]:
     """The article document mapping (fields of :class:`shared.schemas.ArticleDocument` + facet keys).
 
+    ``names`` holds the PERS, LOC and ORG entities the recognizer tagged (as written and their
+    keys), analyzed unstemmed: a tagged name is found as itself (:mod:`shared.search`).
     ``entity_keys.<LABEL>`` holds each entity's canonical ``normalized`` key as a keyword,
     the field facets and ``--entity LABEL:VALUE`` filters use (Kibana can aggregate it, unlike
     a nested field).
@@ -219,6 +221,8 @@ def mappings() -> dict[str, Any]:
         "properties": {
             "article_id": keyword, "parent_id": keyword, "source": keyword, "url": keyword,
             "title": _text_field(), "body": _text_field(),
+            # the names the recognizer tagged (PERS, LOC, ORG: text and key), unstemmed
+            NAMES_FIELD: {"type": "text", "analyzer": EXACT_ANALYZER},
             "published_at": {"type": "date"}, "ingested_at": {"type": "date"},
             "language": keyword, "category": keyword, "topic": keyword, "duplicate_of": keyword,
             "event_id": keyword,
@@ -388,13 +392,20 @@ def ensure_events_index(client: Elasticsearch, settings: Settings, *, progress=l
 
 
 def document(article: EnrichedArticle) -> dict[str, Any]:
-    """The JSON document indexed for ``article`` (``_id`` = ``article_id``)."""
+    """The JSON document indexed for ``article`` (``_id`` = ``article_id``): the fields of
+    :class:`shared.schemas.ArticleDocument` plus ``entity_keys``, ``names`` (PERS/LOC/ORG
+    entity texts and keys), ``signature`` and ``dedup_keys``."""
     doc = ArticleDocument.from_enriched(article).model_dump(mode="json")
     keys: dict[str, list[str]] = {label: [] for label in ENTITY_LABELS}
     for e in article.entities:
         if e.normalized and e.normalized not in keys[e.label]:
             keys[e.label].append(e.normalized)
     doc["entity_keys"] = keys
+    names: list[str] = []
+    for e in article.entities:
+        if e.label in ("PERS", "LOC", "ORG"):
+            names += [v for v in (e.text, e.normalized) if v and v not in names]
+    doc[NAMES_FIELD] = names
     doc["signature"] = article.signature
     doc["dedup_keys"] = band_keys(article.signature) if article.signature else []
     return doc
