@@ -150,8 +150,8 @@ def protected_name_forms(persons: bool = True) -> dict[str, str]:
 def name_override_rules(persons: bool = True) -> tuple[str, ...]:
     """The ``stemmer_override`` rules keeping names whole: one ``"a, b, c => x#"`` rule per
     protected name, generated from :data:`shared.arabic.PROTECTED_NAMES`, the place gazetteer
-    and (with ``persons``) the person names of :data:`PROTECTED_PERSONS_FILE`: about 7,400
-    rules over 88,000 forms, 1.6 MB of index settings per index, built in about 2 s (without
+    and (with ``persons``) the person names of :data:`PROTECTED_PERSONS_FILE`: about 7,700
+    rules over 91,000 forms, 1.6 MB of index settings per index, built in about 2 s (without
     persons: 1,760 rules, 22,000 forms, 0.45 MB). Every side
     is already normalized (the filter runs after the char filter and ``arabic_normalization``);
     Arabic letters never contain the rule syntax's ``,`` or ``=>``.
