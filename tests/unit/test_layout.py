@@ -3,9 +3,10 @@ them), and each layer imports only the layers beneath it."""
 
 from __future__ import annotations
 
-from services.extract.protected_names import protected_place_names
+from services.extract.protected_names import protected_person_entries, protected_place_names
 from shared.arabic import normalize
-from shared.es import PROTECTED_PLACES_FILE, protected_name_forms, protected_places
+from shared.es import (NAME_MARK, PROTECTED_PERSONS_FILE, PROTECTED_PLACES_FILE, arabic_stopwords,
+                       name_override_rules, protected_name_forms, protected_persons, protected_places)
 
 
 def test_the_shipped_list_is_what_the_gazetteer_gives():
@@ -24,6 +25,49 @@ def test_the_list_is_normalized_single_words_and_reaches_the_analyzer():
     for name in ("بغداد", "لبنان", "البحرين"):
         assert normalize(name) in names
         assert name in forms
+
+
+def test_the_shipped_person_list_is_what_the_gazetteers_give():
+    shipped = [line.strip() for line in PROTECTED_PERSONS_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    derived = protected_person_entries()
+    missing, extra = sorted(set(derived) - set(shipped)), sorted(set(shipped) - set(derived))
+    assert not missing and not extra and shipped == derived, (
+        f"{PROTECTED_PERSONS_FILE} is out of date ({len(missing)} missing, {len(extra)} extra, e.g. "
+        f"{(missing + extra)[:5]}): run python -m services.extract.protected_names")
+
+
+def test_person_names_reach_the_analyzer_with_their_proclitic_forms():
+    names, blocked = protected_persons()
+    assert len(names) > 3000 and names == sorted(set(names))
+    assert all(n == normalize(n) and " " not in n for n in names)
+    forms = protected_name_forms()
+    # made-up-looking but listed first names of the shapes the light stemmer cuts
+    for name in ("مروان", "ياسين", "هارون", "بركات", "عدنان"):
+        assert name in names, name
+        for form in (name, "و" + name, "ب" + name, "ل" + name, "ال" + name, "وال" + name, "لل" + name):
+            assert forms.get(form) == name + NAME_MARK, (form, forms.get(form))
+    # a proclitic form that is a word of its own is never mapped to a name
+    assert blocked and not any(form in forms and forms[form] != form + NAME_MARK for form in blocked
+                               if form not in names)
+    # the common words the person lists also hold stay unprotected
+    for word in ("كان", "اليوم", "تيار", "المصري"):
+        assert word not in forms, word
+
+
+def test_every_rule_target_is_marked_and_no_form_is_a_bare_stem():
+    forms = protected_name_forms()
+    assert all(t.endswith(NAME_MARK) and NAME_MARK not in f for f, t in forms.items())
+    rules = name_override_rules()
+    assert len(rules) == len({t for t in forms.values()})
+    size = sum(len(r.encode()) for r in rules)
+    assert size < 2_000_000, size  # bytes of index settings (kept per index, in memory)
+    assert len(name_override_rules(persons=False)) < len(rules)
+
+
+def test_stopwords_are_normalized_and_keep_ali():
+    words = arabic_stopwords()
+    assert 80 <= len(words) <= 120 and all(w == normalize(w) for w in words)
+    assert "علي" not in words and "في" in words
 
 
 def _imports(package: str) -> list[tuple[str, str]]:
