@@ -12,8 +12,9 @@ Two figures:
 
 * **out**: the share of marked boilerplate strings kept out of the indexed text. A string is
   out when at most 10 % of its non-space characters survive, found by aligning the page's body
-  with the indexed text (``difflib.SequenceMatcher``, whitespace collapsed on both sides; the
-  gate only removes text, so what survives is a subsequence of the body).
+  with the indexed text word by word (``difflib.SequenceMatcher`` over whitespace-separated
+  tokens; the gate only removes text, so what survives is a subsequence of the body; a title
+  that is also in the body is aligned once).
 * **intact**: the share of pages whose story is intact: the body with every marked string cut
   out is split into sentences (at line breaks and ``. ! ? ؟``), and every sentence of three
   words or more must be found whole (whitespace collapsed) in the indexed text.
@@ -48,30 +49,18 @@ def collapse(text: str) -> str:
     return _WS.sub(" ", text).strip()
 
 
-def _collapse_with_map(text: str) -> tuple[str, list[int]]:
-    """Whitespace-collapsed ``text`` and, for each of its characters, its index in ``text``."""
-    out, where, space = [], [], False
-    for i, ch in enumerate(text):
-        if ch.isspace():
-            space = bool(out)
-            continue
-        if space:
-            out.append(" ")
-            where.append(i)
-            space = False
-        out.append(ch)
-        where.append(i)
-    return "".join(out), where
-
-
 def kept_mask(body: str, indexed: str) -> list[bool]:
-    """For each character of ``body``: does it survive in ``indexed`` (alignment, see doc)."""
-    a, where = _collapse_with_map(body)
-    b = collapse(indexed)
+    """For each character of ``body``: does it survive in ``indexed``? The two texts are
+    aligned word by word (whitespace-separated tokens, ``difflib.SequenceMatcher``); the
+    characters of an aligned word survive."""
+    spans = [(m.start(), m.end()) for m in re.finditer(r"\S+", body)]
+    a = [body[i:j] for i, j in spans]
+    b = indexed.split()
     mask = [False] * len(body)
     for block in difflib.SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks():
         for k in range(block.a, block.a + block.size):
-            mask[where[k]] = True
+            i, j = spans[k]
+            mask[i:j] = [True] * (j - i)
     return mask
 
 
@@ -80,7 +69,10 @@ def indexed_text(outputs: list[tuple[bytes, bytes]]) -> str:
     parts = []
     for _key, value in outputs:
         story = json.loads(value)
-        parts.extend(p for p in (story.get("title"), story["body"]) if p)
+        # a title repeated in the body is aligned once (a second copy would match stray letters)
+        if story.get("title") and collapse(story["title"]) not in collapse(story["body"]):
+            parts.append(story["title"])
+        parts.append(story["body"])
     return "\n".join(parts)
 
 
@@ -95,7 +87,7 @@ def score_page(row: dict, indexed: str) -> tuple[list[str], list[str]]:
         if chars and sum(mask[k] for k in chars) > OUT_KEEP_MAX * len(chars):
             stayed.append(bp)
     story = body
-    for bp in row["boilerplate"]:
+    for bp in sorted(row["boilerplate"], key=len, reverse=True):  # "X –" may be inside a longer one
         story = story.replace(bp, "\n")
     flat = collapse(indexed)
     lost = [s for s in (collapse(p) for p in _SENTENCE_SPLIT.split(story))
