@@ -43,7 +43,8 @@ What is fixed rather than refused:
   story as ``extra``, as sent, while their JSON fits :data:`EXTRA_MAX_BYTES` (64 KiB); the
   names of any left out are passed to ``on_warning`` (code ``"extra_truncated"``).
 
-- HTML (``content_type == "text/html"``, or no ``content_type`` and the body contains markup):
+- HTML (``content_type == "text/html"``, or no ``content_type`` and the body contains markup): a
+  whole page's main text is found by trafilatura (``markup.main_text``), else
   converted to text by ``markup.html_to_text`` (script/style and page chrome dropped, entities
   unescaped, one paragraph a line). A title with markup or entities is cleaned the same way; a
   missing title is taken from the page's ``<h1>``/``<title>``.
