@@ -152,14 +152,16 @@ def _feed(paths: list[Path], source: str | None):
 
 
 @app.command("feed")
-def feed_cmd(paths: Annotated[list[Path], typer.Argument(help="JSON Lines, JSON, text or HTML files, or folders.")],
+def feed_cmd(paths: Annotated[list[Path], typer.Argument(help="JSON Lines or JSON (Hadath, news-please, trafilatura), RSS/Atom (.xml .rss .atom, or file:// URLs), text or HTML files, or folders.")],
              source: Annotated[Optional[str], typer.Option(help="source name for text/HTML files")] = None) -> None:
     """Send articles to articles.raw, with a progress bar; prints how many were sent and refused."""
     try:
         report = _feed(paths, source)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2)
+    for name, fmt in report.formats.items():
+        out.print(f"{name}: read as {fmt}")
     for reason in report.reasons:
         console.print(f"[yellow]refused[/yellow] {reason}")
     out.print(f"sent {report.sent}, refused {report.refused}")

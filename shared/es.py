@@ -226,6 +226,7 @@ def mappings() -> dict[str, Any]:
             "published_at": {"type": "date"}, "ingested_at": {"type": "date"},
             "language": keyword, "category": keyword, "topic": keyword, "duplicate_of": keyword,
             "event_id": keyword,
+            "author": keyword, "dateline_place": keyword, "agency": keyword,
             "dedup_keys": keyword,
             # a producer's own fields: kept in _source as sent, never indexed (any shape)
             "extra": {"type": "object", "enabled": False},

@@ -55,7 +55,11 @@ class StoryFields(BaseModel):
     into it. ``parent_id`` links a story embedded in another page to that page's main story.
     ``extra`` holds the fields a producer sent that Hadath does not know (``author``, ``tags``,
     ...), kept as sent (at most ``services.ingest.gate.EXTRA_MAX_BYTES`` of JSON); stored with
-    the document, not searched.
+    the document, not searched. ``author`` is the producer's own ``author``/``authors`` when
+    sent, else the page's byline ("بقلم ...", "كتب: ..."); ``dateline_place`` and ``agency`` come
+    from the story's lead dateline (``بغداد "أ ف ب":`` → ``بغداد``, ``AFP``) or its source line
+    ("المصدر: رويترز" → ``Reuters``); agencies are canonical names
+    (``services.ingest.furniture.AGENCIES``). Each is ``None`` when the page does not say.
     """
 
     article_id: str
@@ -69,6 +73,9 @@ class StoryFields(BaseModel):
     language: str = "ar"
     category: str | None = None
     extra: dict[str, Any] | None = None
+    author: str | None = None
+    dateline_place: str | None = None
+    agency: str | None = None
 
 
 class IngestedArticle(_Message, StoryFields):

@@ -43,7 +43,8 @@ What is fixed rather than refused:
   story as ``extra``, as sent, while their JSON fits :data:`EXTRA_MAX_BYTES` (64 KiB); the
   names of any left out are passed to ``on_warning`` (code ``"extra_truncated"``).
 
-- HTML (``content_type == "text/html"``, or no ``content_type`` and the body contains markup):
+- HTML (``content_type == "text/html"``, or no ``content_type`` and the body contains markup): a
+  whole page's main text is found by trafilatura (``markup.main_text``), else
   converted to text by ``markup.html_to_text`` (script/style and page chrome dropped, entities
   unescaped, one paragraph a line). A title with markup or entities is cleaned the same way; a
   missing title is taken from the page's ``<h1>``/``<title>``.
@@ -110,8 +111,9 @@ from shared.schemas import SCHEMA_VERSION, IngestedArticle, RawArticle
 
 from . import ids
 from .dates import MAX_DATE_CHARS, parse_published_at
+from .furniture import date_lines, read_fields, strip_lines, strip_story
 from .markup import html_to_text, looks_like_html, parse_html
-from .pages import is_headline_like, split_page
+from .pages import Story, is_headline_like, split_page
 
 __all__ = [
     "Rejected",
@@ -420,7 +422,15 @@ def process_raw(
         if title is None:
             title = page_title
 
-    stories = split_page(body)
+    page_text = body
+    body = strip_lines(body)
+    stories, datelines = [], []
+    split = split_page(body)
+    for story in split:
+        story_body, dateline = strip_story(story.body)
+        stories.append(Story(title=story.title, body=story_body))
+        datelines.append(dateline)
+    bylines = read_fields(_main_part(body, split))
     main = stories[0]
     if title is None:
         title, main = _headline_as_title(main)
@@ -450,6 +460,8 @@ def process_raw(
     date_text = raw.published_at
     too_long = date_text is not None and len(date_text.strip()) > MAX_DATE_CHARS
     published_at = parse_published_at(date_text, relative_to=ingested_at)
+    if (date_text is None or not date_text.strip()) and published_at is None:
+        published_at = _page_date(datelines[0].date_text, page_text, ingested_at)
     if date_text is not None and date_text.strip() and published_at is None:
         why = (
             f"has {len(date_text.strip()):,} characters, more than any date ({MAX_DATE_CHARS}): "
@@ -466,15 +478,63 @@ def process_raw(
     category = raw.category.strip() or None if raw.category else None
 
     main_id = ids.article_id(url=url, source=source, external_id=raw.id, title=title, body=main.body)
-    def story_message(article_id, parent_id, story_title, body, when, story_category, story_extra=None):
+    def story_message(article_id, parent_id, story_title, body, when, story_category, dateline,
+                      story_extra=None, author=None, agency=None):
         return IngestedArticle(
             article_id=article_id, parent_id=parent_id, source=source, url=url, title=story_title,
             body=body, published_at=when, ingested_at=ingested_at, language="ar",
             category=story_category, content_hash=ids.content_hash(body), extra=story_extra,
+            author=author, dateline_place=dateline.place, agency=dateline.agency or agency,
         )
 
-    out = [story_message(main_id, None, title, main.body, published_at, category, extra or None)]
+    author = _sent_author(extra) or bylines.author
+    out = [story_message(main_id, None, title, main.body, published_at, category, datelines[0], extra or None,
+                         author=author, agency=bylines.agency)]
     # embedded stories: the page does not say when they appeared, nor their category
     for position, story in enumerate(stories[1:], start=1):
-        out.append(story_message(ids.embedded_id(main_id, position), main_id, story.title, story.body, None, None))
+        out.append(story_message(ids.embedded_id(main_id, position), main_id, story.title, story.body, None, None,
+                                 datelines[position]))
     return out
+
+
+def _main_part(text: str, split: list[Story]) -> str:
+    """``text`` up to where its first embedded story begins (its title, else its first line):
+    the main story's closing lines are read there, not the second story's."""
+    if len(split) < 2:
+        return text
+    second = split[1]
+    first_line = second.title or next((ln for ln in second.body.split("\n") if ln.strip()), "")
+    cut = text.find(first_line.strip()) if first_line.strip() else -1
+    return text[:cut] if cut > 0 else text
+
+
+def _sent_author(extra: dict) -> str | None:
+    """The producer's own ``author`` (a string) or ``authors`` (a list of strings: joined with
+    "، "), kept in ``extra`` as sent and read into the ``author`` field; else ``None``."""
+    value = extra.get("author", extra.get("authors"))
+    if isinstance(value, str):
+        return ids.collapse_ws(value) or None
+    if isinstance(value, list):
+        names = [ids.collapse_ws(v) for v in value if isinstance(v, str) and v.strip()]
+        return "، ".join(names) or None
+    return None
+
+
+def _page_date(dateline_date: str | None, page_text: str, ingested_at: datetime) -> datetime | None:
+    """``published_at`` read from the page when the record has none: the lead dateline's date,
+    else the first date line of the page (``furniture.date_lines``: a Hijri part after the
+    Gregorian one is cut off first) that :func:`parse_published_at` reads; else ``None``."""
+    for text in ([dateline_date] if dateline_date else []) + date_lines(page_text)[:5]:
+        for candidate in (text, _HIJRI_TAIL.sub("", text), _GREGORIAN_CORE.search(text)):
+            if candidate is None:
+                continue
+            candidate = candidate if isinstance(candidate, str) else candidate.group()
+            when = parse_published_at(candidate, relative_to=ingested_at)
+            if when is not None and when <= ingested_at:
+                return when
+    return None
+
+
+_HIJRI_TAIL = re.compile(r"[0-9٠-٩]{1,2}\s+(?:محرم|صفر|ربيع|جمادى|رجب|شعبان|رمضان|شوال|ذو|ذي)\s.*$")
+_GREGORIAN_CORE = re.compile(r"[0-9٠-٩]{1,2}\s*[/\-.]\s*[0-9٠-٩]{1,2}\s*[/\-.]\s*[0-9٠-٩]{4}"
+                             r"|[0-9٠-٩]{1,2}\s+\S+\s*[،,]?\s+[0-9٠-٩]{4}")

@@ -61,18 +61,23 @@ _CLOSING = {_BYLINE, _SOURCE, _TAGS}
 
 _LEAD = r"^[\s\u200e\u200f\u061c\ufeff]*"
 _TANWEEN = "\u064b\u064c\u064d"
-_READ_ALSO_RE = re.compile(_LEAD + rf"[اإأآ]قر[أاء]\s*[اأإآ]يض[ا{_TANWEEN}]*(?!\w)(?P<rest>.*)$")
+_READ_ALSO_RE = re.compile(
+    _LEAD + rf"([اإأآ]قر[أاء]|شاهد|طالع)\s*[اأإآ]يض[ا{_TANWEEN}]*(?!\w)(?P<rest>.*)$")
 _RELATED_RE = re.compile(
     _LEAD
     + r"(مقالات\s+مشابهة|مقالات\s+ذات\s+صلة|مواضيع\s+ذات\s+صلة|مواضيع\s+مشابهة|"
     r"[أا]خبار\s+ذات\s+صلة|[أا]خبار\s+مشابهة|[اإأ]قر[أا]\s+المزيد|المزيد\s+من\s+ال[أا]خبار|"
     r"قد\s+يهمك|قد\s+يعجبك|ال[أا]كثر\s+قراءة|ال[أا]كثر\s+مشاهدة|روابط\s+ذات\s+صلة|"
+    r"موضوعات\s+مقترحة|مقالات\s+مقترحة|[أا]خبار\s+مقترحة|مقترحات|"
     rf"ذات\s+صلة)(?:\s+[اأ]يض[ا{_TANWEEN}]*)?(?!\w)(?P<rest>.*)$"
 )
-_BYLINE_RE = re.compile(_LEAD + r"(بقلم(?!\w)\s*[:：\-–]?|(كتب|كتبت|[إا]عداد|تحرير)\s*[:：])\s*\S")
+_BYLINE_RE = re.compile(
+    _LEAD + r"(بقلم(?!\w)\s*[:：\-–]?|(كتب|كتبت|[إا]عداد|تحرير|متابعة|تقرير|ترجمة|الكاتب|المحرر)\s*[:：\-–]|"
+    r"(تحرير|كتابة|[إا]عداد)\s+من\s+طرف)\s*\S"
+)
 _SOURCE_RE = re.compile(_LEAD + r"(المصدر|المصادر|مصدر\s+الخبر)(?!\w)(?P<rest>.*)$")
 _TAGS_RE = re.compile(
-    _LEAD + r"(كلمات\s+دلالية|الكلمات\s+الدلالية|الكلمات\s+المفتاحية|كلمات\s+مفتاحية|الوسوم|وسوم|الوسم|Tags)"
+    _LEAD + r"(كلمات\s+البحث|كلمات\s+دلالية|الكلمات\s+الدلالية|الكلمات\s+المفتاحية|كلمات\s+مفتاحية|الوسوم|وسوم|الوسم|Tags)"
 )
 _CHROME_RE = re.compile(
     _LEAD + r"(شارك|شاركوا|شاركي|انشر|تابعونا|تابعنا|تابعوا|[أا]رسل\s+لصديق|للمزيد\s+تابع|"
@@ -251,6 +256,10 @@ def split_page(text: str) -> list[Story]:
                         dropped += 1
                     else:
                         break
+                # the link's teaser: one line cut off with an ellipsis
+                j = next_nonblank(i)
+                if dropped and j < n and kinds[j][0] == _TEXT and lines[j].rstrip().endswith(("…", "...")):
+                    i = j + 1
         else:
             bodies[-1].append(line)
             has_text = True  # kind is not _BLANK: the line has non-space text
