@@ -5,7 +5,7 @@ Kafka and Elasticsearch and print wall time and articles per second.
     .venv/bin/python bench/bench_pipeline.py [FILE] [--extract-workers N] [--limit N] [--compare-events]
 
 FILE defaults to ``../shared/data/news/ant-2k.jsonl`` (skips with a message when absent).
-``--compare-events`` runs the file twice in one go, first with the events stage as a
+``--show-events N`` prints the N largest events with their articles. ``--compare-events`` runs the file twice in one go, first with the events stage as a
 pass-through (``HADATH_EVENTS_ASSIGN=false``: no clustering, no event documents; the same five
 services and topics), then with event assignment, and prints both rates and the cost of
 assignment in percent. ``--limit`` feeds only the first N lines (a temporary copy).
@@ -14,6 +14,7 @@ assignment in percent. ``--limit`` feeds only the first N lines (a temporary cop
 from __future__ import annotations
 
 import argparse
+import gzip
 import itertools
 import sys
 import tempfile
@@ -30,7 +31,23 @@ from shared.settings import Settings  # noqa: E402
 DEFAULT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "news" / "ant-2k.jsonl"
 
 
-def run(path: Path, extract_workers: int, *, assign: bool) -> float:
+def show_events(pipe, n: int) -> None:
+    """The ``n`` largest events with their articles' day, outlet and title (to read)."""
+    resp = pipe.es.search(index=pipe.settings.events_alias, size=n, sort=[{"article_count": "desc"}],
+                          query={"bool": {"must_not": [{"exists": {"field": "merged_into"}}]}},
+                          source=["event_id", "title", "article_count", "source_count", "event_date"])
+    for hit in resp["hits"]["hits"]:
+        e = hit["_source"]
+        print(f"  - {e['event_id']} {e['article_count']} articles, {e['source_count']} outlets, "
+              f"stated day {e.get('event_date')}: {(e.get('title') or '')[:80]}")
+        arts = pipe.es.search(index=pipe.settings.index_alias, size=6, query={"term": {"event_id": e["event_id"]}},
+                              source=["published_at", "source", "title"], sort=[{"published_at": "asc"}])
+        for a in arts["hits"]["hits"]:
+            d = a["_source"]
+            print(f"      {(d.get('published_at') or '?')[:10]} {d.get('source')}: {(d.get('title') or '')[:80]}")
+
+
+def run(path: Path, extract_workers: int, *, assign: bool, show: int = 0) -> float:
     """One isolated run; returns articles per second (feed start → all indexed)."""
     label = "with event assignment" if assign else "events stage as a pass-through"
     started_services = time.monotonic()
@@ -49,7 +66,9 @@ def run(path: Path, extract_workers: int, *, assign: bool) -> float:
             events = pipe.events()
             sizes = Counter(e["article_count"] for e in events)
             print(f"[{label}] events: {len(events)}  sizes: "
-                  + ", ".join(f"{k}×{v}" for k, v in sorted(sizes.items())[:12]))
+                  + ", ".join(f"{k}×{v}" for k, v in sorted(sizes.items())))
+            if show:
+                show_events(pipe, show)
         print(f"[{label}] wall time (feed start → all indexed): {wall:.1f} s")
         rate = count / wall
         print(f"[{label}] throughput: {rate:.1f} articles/s with {extract_workers} extract worker(s)")
@@ -64,6 +83,7 @@ def main() -> int:
     parser.add_argument("--extract-workers", type=int, default=1)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--compare-events", action="store_true")
+    parser.add_argument("--show-events", type=int, default=0, help="print the N largest events to read")
     args = parser.parse_args()
     if not args.file.exists():
         print(f"skipped: {args.file} is absent")
@@ -73,16 +93,17 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         if args.limit:
             path = Path(tmp) / f"first-{args.limit}.jsonl"
-            with args.file.open(encoding="utf-8") as src:
+            opener = gzip.open if args.file.suffix == ".gz" else open
+            with opener(args.file, "rt", encoding="utf-8") as src:
                 path.write_text("".join(itertools.islice(src, args.limit)), encoding="utf-8")
         print(f"file: {args.file}" + (f" (first {args.limit} lines)" if args.limit else ""))
         if args.compare_events:
             without = run(path, args.extract_workers, assign=False)
-            with_events = run(path, args.extract_workers, assign=True)
+            with_events = run(path, args.extract_workers, assign=True, show=args.show_events)
             print(f"event assignment costs {100 * (1 - with_events / without):.1f} % of the throughput "
                   f"({without:.1f} → {with_events:.1f} articles/s)")
         else:
-            run(path, args.extract_workers, assign=True)
+            run(path, args.extract_workers, assign=True, show=args.show_events)
     return 0
 
 
