@@ -66,10 +66,12 @@ class Pipeline:
 
     def events(self, *, merged: bool = False) -> list[dict]:
         """Every event document (``_source`` + ``_id``); merged records only with ``merged``."""
+        from elasticsearch import helpers
+
         query = {"match_all": {}} if merged else {"bool": {"must_not": [{"exists": {"field": "merged_into"}}]}}
-        resp = self.es.search(index=self.settings.events_alias, size=10_000, query=query,
-                              source_excludes=["state"])
-        return [h["_source"] | {"_id": h["_id"]} for h in resp["hits"]["hits"]]
+        return [h["_source"] | {"_id": h["_id"]} for h in helpers.scan(
+            self.es, index=self.settings.events_alias, query={"query": query},
+            _source_excludes=["state", "cand_names", "cand_terms"])]
 
     def search(self, query: str | None, **kwargs) -> dict:
         return search(self.es, self.settings, query, **kwargs)
