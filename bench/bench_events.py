@@ -141,7 +141,7 @@ def halves(gold_events: list[str], negative_of: dict[str, str]) -> tuple[set[str
 
 GRID = {
     "w_words": (0.45, 0.55, 0.65),
-    "threshold": (0.26, 0.30, 0.34, 0.38),
+    "threshold": (0.22, 0.26, 0.30, 0.34),
     "day_conflict_penalty": (0.4, 0.6, 0.8),
     "decay_days": (1.0, 2.0, 4.0),
 }

@@ -7,7 +7,9 @@ Pure functions, no state beyond the shipped idf table.
   and light-stemmed with :func:`light_stem` (Larkey, Ballesteros & Connell, "Light Stemming for
   Arabic Information Retrieval", 2007: the *light10* prefix and suffix lists), hashed into
   ``N_FEATURES`` buckets with scikit-learn's :class:`~sklearn.feature_extraction.text.HashingVectorizer`
-  (signed 32-bit MurmurHash3, no sign flipping), weighted by sublinear tf × idf and L2-normalized.
+  (signed 32-bit MurmurHash3, no sign flipping), weighted by sublinear tf × idf and L2-normalized;
+  title words count ``title_weight`` (2) times, lead words (the first ``LEAD_CHARS`` of the body) twice — the
+  inverted pyramid puts the event in the lead, a scraped page's tail is background and furniture.
 * **idf** — smooth idf ``ln((1 + N) / (1 + df)) + 1`` per bucket (scikit-learn's
   ``TfidfTransformer(smooth_idf=True)``) over the 20k news corpus, shipped as ``idf.npz``
   (bucket weights only: no word list or text). Built by ``python -m services.events.features
@@ -15,7 +17,10 @@ Pure functions, no state beyond the shipped idf table.
 * **Names** — entity keys per label (``PERS``/``ORG``/``MISC``, and ``LOC`` when extract could
   not link the place) and place geonameids, hashed as whole keys ("حزب الله" is one feature, so
   two emirs who share three of four name parts do not half-match), each weighted by the
-  largest word idf among its tokens (places by their feature kind).
+  largest word idf among its tokens (places by their feature kind); plus each name token
+  (``N:token``, ``NAME_TOKEN_WEIGHT`` × its idf) as partial evidence across spellings, spans and
+  NER labels ("جوزيف عون" / "جوزاف عون", "الحوز" / "اقليم الحوز"); "عبد X" and "عبدX" are one part.
+* **Event day** — :func:`event_day`: the lead's stated day unless it is background.
 * **Dates** — the day-level dates (``YYYY-MM-DD``) the text states, as resolved by extract.
 * **Numbers** — numbers of two digits or more in the text (casualty counts, magnitudes, years).
 * **Time** — ``published_at``; else the most stated day-level date; else ``ingested_at``; with
@@ -45,7 +50,7 @@ from shared.arabic import normalize, tokenize_spans
 
 __all__ = [
     "N_FEATURES", "IDF_PATH", "light_stem", "stems", "idf_table", "word_vector", "name_weights",
-    "stated_days", "lead_day", "numbers", "ArticleTime", "article_time", "day_number", "ArticleFeatures",
+    "stated_days", "lead_day", "event_day", "EVENT_DAY_MAX_AGE", "numbers", "ArticleTime", "article_time", "day_number", "ArticleFeatures",
     "features_of",
 ]
 
@@ -108,13 +113,25 @@ def idf_table() -> np.ndarray:
         return z["idf"].astype(np.float32)
 
 
+#: The lead: the first this many characters of the body (about two sentences), where a news
+#: report says what happened; its words count ``LEAD_WEIGHT`` more times (the rest of a scraped
+#: page is background, quotes and page furniture: tickers, other headlines).
+LEAD_CHARS = 300
+LEAD_WEIGHT = 1.0
+
+
 def word_vector(normalized_title: str, normalized_body: str, *, title_weight: float = 2.0) -> sp.csr_matrix:
     """TF-IDF of one article, ``csr_matrix[1, N_FEATURES]``, L2-normalized (all zero if no words).
 
-    tf is sublinear (``1 + ln(count)``); title words count ``title_weight`` times.
+    tf is sublinear (``1 + ln(count)``); title words count ``title_weight`` times, lead words
+    (:data:`LEAD_CHARS`) ``1 + LEAD_WEIGHT`` times.
     """
     h = _hasher()
+    cut = normalized_body.rfind(" ", 0, LEAD_CHARS) if len(normalized_body) > LEAD_CHARS else len(normalized_body)
+    lead = normalized_body[: max(cut, 0)]
     counts = h.transform([normalized_body]) + title_weight * h.transform([normalized_title])
+    if LEAD_WEIGHT > 0 and lead:
+        counts = counts + LEAD_WEIGHT * h.transform([lead])
     counts = counts.tocsr()
     counts.data = 1.0 + np.log(counts.data)
     counts = counts.multiply(idf_table()).tocsr()
@@ -126,6 +143,30 @@ def _key_weight(key: str) -> float:
     idf = idf_table()
     x = _hasher().transform([key])
     return float(idf[x.indices].max()) if x.nnz else 1.0
+
+
+#: Weight of a name's single tokens (``N:stem``) relative to their idf: partial evidence that
+#: two spellings or two spans of one name ("جوزيف عون" / "جوزاف عون", "الحوز" / "اقليم الحوز")
+#: agree; whole keys keep full weight.
+NAME_TOKEN_WEIGHT = 0.5
+#: "عبد المجيد" and "عبدالمجيد" (and ابو …) are one name part.
+_COMPOUND_RE = re.compile(r"\b(عبد|ابو) (?=\S)")
+
+
+@lru_cache(maxsize=65536)
+def _name_tokens(key: str) -> tuple[tuple[str, float], ...]:
+    """A name key's tokens of three letters or more (a leading ال dropped; no suffix stripping,
+    which would cut names: تبون) with their idf."""
+    idf = idf_table()
+    h = _hasher()
+    out = []
+    for tok in key.split():
+        st = tok[2:] if tok.startswith("ال") and len(tok) >= 5 else tok
+        if len(st) < 3:
+            continue
+        x = h.transform([st])
+        out.append((st, float(idf[x.indices].max()) if x.nnz else 1.0))
+    return tuple(out)
 
 
 _PLACE_WEIGHT = {"city": 1.0, "other": 1.0, "region": 0.7, "country": 0.35, None: 0.7}
@@ -151,7 +192,11 @@ def name_weights(entities: Iterable[Mapping], places: Iterable[Mapping]) -> dict
         label = e["label"]
         if label == "LOC" and (key in linked or key.removeprefix("ال") in linked):
             continue
+        key = _COMPOUND_RE.sub(r"\1", key)
         out[f"{label}:{key}"] += _key_weight(key)
+        if NAME_TOKEN_WEIGHT > 0:
+            for tok, w in _name_tokens(key):
+                out[f"N:{tok}"] += NAME_TOKEN_WEIGHT * w
     for p in linked.values():
         out[f"P:{p['geonameid']}"] += _PLACE_WEIGHT.get(p.get("feature"), 0.7) * idf_max * 0.5
     return dict(out)
@@ -185,6 +230,22 @@ def numbers(normalized_text: str) -> frozenset[str]:
 
 
 _EPOCH = date(1970, 1, 1)
+
+#: A lead day more than this many days before ``published_at`` is background, not the story's day.
+EVENT_DAY_MAX_AGE = 2
+
+
+def event_day(lead: str | None, published_at: datetime | str | None) -> str | None:
+    """The day the story happened, when the text says so: the lead day (:func:`lead_day`) if it
+    falls within ``EVENT_DAY_MAX_AGE`` days before ``published_at``, or the lead day of an undated
+    article; ``None`` otherwise (no stated day, or only an old one — background)."""
+    if not lead:
+        return None
+    if published_at is None:
+        return lead
+    pub = _dt(published_at).date()
+    age = (pub - date.fromisoformat(lead)).days
+    return lead if 0 <= age <= EVENT_DAY_MAX_AGE else None
 
 
 def day_number(value: date | datetime | str) -> float:
@@ -245,6 +306,7 @@ class ArticleFeatures:
     lead_day: str | None
     numbers: frozenset[str]
     time: ArticleTime
+    event_day: str | None = None
 
 
 def features_of(article) -> ArticleFeatures:
@@ -270,6 +332,7 @@ def features_of(article) -> ArticleFeatures:
         lead_day=lead,
         numbers=numbers(title + "\n" + body),
         time=article_time(get("published_at"), lead, get("ingested_at")),
+        event_day=event_day(lead, get("published_at")),
     )
 
 

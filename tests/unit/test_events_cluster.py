@@ -153,3 +153,37 @@ def test_light_stem_follows_light10():
     assert light_stem(normalize("والمدينة")) == normalize("مدين")
     assert light_stem(normalize("الانفجارات")) == normalize("انفجار")
     assert light_stem("2024") == "2024"
+
+
+def test_the_event_day_is_the_lead_day_unless_it_is_background():
+    from services.events.features import event_day
+    assert event_day("2031-03-04", "2031-03-05T08:00:00+00:00") == "2031-03-04"
+    assert event_day("2031-02-01", "2031-03-05T08:00:00+00:00") is None  # an old date: background
+    assert event_day("2031-03-04", None) == "2031-03-04"
+    assert event_day(None, "2031-03-05T08:00:00+00:00") is None
+    f = features_of(strike("a1", "o1", STRIKE, "2031-03-04"))
+    assert f.event_day == "2031-03-04"
+
+
+def test_two_spellings_of_one_name_partly_match():
+    # "عبد الكريم" / "عبدالكريم" are one name part; a shared surname is partial evidence
+    a = features_of(art("x", "o", FLOOD, entities=[("PERS", "عبد الكريم الزهراني")]))
+    b = features_of(art("y", "o", FLOOD, entities=[("PERS", "عبدالكريم الزهراني")]))
+    c = features_of(art("z", "o", FLOOD, entities=[("PERS", "الزهراني")]))
+    assert set(a.names) == set(b.names)
+    assert set(a.names) & set(c.names) == {"N:" + normalize("زهراني")}
+
+
+def test_a_report_of_the_day_after_that_states_another_day_needs_near_identical_text():
+    # a text sharing only the names, stating the next day, stays apart ...
+    c = EventClusterer()
+    first = c.add(strike("a1", "outlet-one", STRIKE, "2031-03-04"))
+    assert c.add(strike("n1", "outlet-two", FLOOD, "2031-03-05")).event_id != first.event_id
+    # ... the same story restated with the next day as its lead joins
+    c = EventClusterer()
+    first = c.add(strike("a1", "outlet-one", STRIKE, "2031-03-04"))
+    assert c.add(strike("n2", "outlet-three", STRIKE, "2031-03-05")).event_id == first.event_id
+    state = c.store.get(first.event_id)
+    assert state.event_days == {"2031-03-04": 1, "2031-03-05": 1}
+    back = EventState.from_dict(json.loads(json.dumps(state.to_dict())))
+    assert back == state
