@@ -395,7 +395,9 @@ def add_stage_agent(
     Returns the :class:`StageRunner` the agent uses.
     """
     topics = Topics.from_settings(settings)
-    source_topic = app.topic(source, value_serializer="raw", key_serializer="raw")
+    # declared (when missing: docker compose starts no topic set-up) with its contract partitions
+    source_topic = app.topic(source, value_serializer="raw", key_serializer="raw",
+                             partitions=topics.partitions(source, settings))
 
     async def send(topic: str, key: bytes | None, value: bytes) -> Awaitable[Any]:
         return await app.producer.send(topic, key, value, partition=None, timestamp=None, headers=None)
