@@ -148,10 +148,31 @@ def _is_date_line(s: str) -> bool:
     return len(others) <= 2
 
 
+_LATEST_RE = re.compile(r"^\s*(?:آخر|اخر|أخر)\s+(?:الأخبار|الاخبار|الأنباء|المستجدات|التحديثات)\s*$")
+_MASTHEAD_RE = re.compile(r"رئيس\s+(?:التحرير|مجلس\s+(?:الإدارة|الادارة))|المدير\s+العام|جميع\s+الحقوق")
+
+
+def _is_masthead(s: str) -> bool:
+    """A line of the site's header: masthead credits (رئيس التحرير … in a short line), an
+    "آخر الأخبار" label, or a ticker of headlines."""
+    return bool(_LATEST_RE.match(s) or (_words(s) <= 12 and _MASTHEAD_RE.search(s))) or _is_ticker(s)
+
+
 def date_lines(text: str) -> list[str]:
     """The date lines of ``text`` (see :func:`_is_date_line`), in order: candidates for
-    ``published_at`` when the record has none."""
-    return [line.strip() for line in text.split("\n") if line.strip() and _is_date_line(line.strip())]
+    ``published_at`` when the record has none. A date line beside a masthead line, an "آخر
+    الأخبار" label or a headline ticker (the line before or after it) is left out: that is the
+    site's clock in its header ("today" when the page was scraped), not the story's date."""
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    out = []
+    for i, line in enumerate(lines):
+        if not _is_date_line(line):
+            continue
+        near = lines[max(0, i - 1):i] + lines[i + 1:i + 2]
+        if any(_is_masthead(n) for n in near):
+            continue
+        out.append(line)
+    return out
 
 
 # --- whole-page lines -------------------------------------------------------------------------

@@ -366,3 +366,22 @@ def test_seed_page_two_stories():
     for art in stories:
         for junk in ("ثلاثة صواريخ تستهدف", "بقلم", "كلمات دلالية", "مقالات مشابهة"):
             assert junk not in art.body, junk
+
+
+_STORY = ("انتخب مجلس النواب اليوم الخميس رئيسا جديدا للبلاد بأغلبية واسعة في الجولة الثانية من التصويت. "
+          "وقال رئيس المجلس إن الجلسة جرت بحضور السفراء وممثلي المنظمات الدولية.")
+
+
+@pytest.mark.parametrize("header", [
+    "10:23 مساءً / 29 يناير، 2024\nآخر الاخبار\n\n",                       # the site's clock + a label
+    "صوت المدينة رئيس مجلس الإدارة سامي حداد\nالجمعة 5 أبريل 2024 07:08 م\n\n",  # masthead + clock
+])
+def test_a_date_in_the_site_header_is_not_the_story_date(header):
+    (art,) = run(msg(body=header + _STORY, source="site"))
+    assert art.published_at is None
+    assert "10:23" not in art.body and "07:08" not in art.body
+
+
+def test_a_date_line_of_the_story_is_its_date():
+    (art,) = run(msg(body="الخميس 4 يناير 2024\n\n" + _STORY, source="site"))
+    assert art.published_at is not None and art.published_at.date().isoformat() == "2024-01-04"
