@@ -362,3 +362,24 @@ def test_sample_articles() -> None:
         assert art["url"].startswith("https://")
     assert len({a["id"] for a in articles}) == len(articles)
     assert len({a["source"] for a in articles}) >= 3
+
+
+# --- metrics: Prometheus and Grafana -----------------------------------------------------------
+
+def test_prometheus_scrapes_every_service_port_and_grafana_dashboard_parses() -> None:
+    from shared.metrics import metrics_port
+
+    services = _compose()["services"]
+    for name in ("prometheus", "grafana"):
+        assert services[name]["profiles"] == ["metrics"]
+        assert all(ip == "127.0.0.1" for ip, _, _ in _bindings(services[name]))
+    assert _env_of(services["index"])["HADATH_METRICS_HOST"] == "0.0.0.0"
+    config = yaml.safe_load((ROOT / "infra" / "prometheus" / "prometheus.yml").read_text(encoding="utf-8"))
+    targets = {c["names"][0]: c["port"] for job in config["scrape_configs"] for c in job["dns_sd_configs"]}
+    assert targets == {s: metrics_port(Settings(), s) for s in ("ingest", "normalize", "extract", "events", "index")}
+    dash = json.loads((ROOT / "infra" / "grafana" / "dashboards" / "hadath.json").read_text(encoding="utf-8"))
+    exprs = " ".join(t["expr"] for p in dash["panels"] for t in p["targets"])
+    for metric in ("hadath_messages_in_total", "hadath_messages_out_total", "hadath_messages_dead_lettered_total",
+                   "hadath_batch_seconds_bucket", "hadath_consumer_lag_messages", "hadath_es_retries_total",
+                   "hadath_es_rejections_total", "process_resident_memory_bytes"):
+        assert metric in exprs, metric
