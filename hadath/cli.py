@@ -135,7 +135,8 @@ def services_status(as_json: bool = typer.Option(False, "--json")) -> None:
     if not st:
         out.print("no service has been started (hadath services up starts them)")
     for name, s in st.items():
-        out.print(f"{name:12} {'running' if s['running'] else 'STOPPED':8} pid {s['pid']}  log {s['log']}")
+        out.print(f"{name:12} {'running' if s['running'] else 'STOPPED':8} pid {s['pid']}  log {s['log']}"
+                  f"  metrics {s['metrics_url']}")
 
 
 def _feed(paths: list[Path], source: str | None):
@@ -171,15 +172,20 @@ def feed_cmd(paths: Annotated[list[Path], typer.Argument(help="JSON Lines or JSO
 
 @app.command("status")
 def status_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
-    """Per topic end offsets, per service consumer-group lag, article and event counts, dead-letter count."""
+    """Per topic end offsets, per service consumer-group lag and last-minute throughput (from the
+    services' metrics), article and event counts, dead-letter count."""
     with _friendly_errors(_settings()):
         st = _pipeline_status()
     if as_json:
         out.print_json(data=st)
         return
-    table = Table("service", "consumes", "group", "members", "committed", "lag")
+    table = Table("service", "consumes", "group", "members", "committed", "lag",
+                  "in (last min)", "msg/s", "max lag (last min)")
     for name, g in st["groups"].items():
-        table.add_row(name, g["topic"], g["group"], str(g["members"]), str(g["committed"]), str(g["lag"]))
+        a = st["activity"].get(name)
+        table.add_row(name, g["topic"], g["group"], str(g["members"]), str(g["committed"]), str(g["lag"]),
+                      *((str(a["in_last_minute"]), f"{a['in_per_second']:.2f}", str(a["lag_max_last_minute"]))
+                        if a else ("-", "-", "-")))
     out.print(table)
     topics = Table("topic", "partitions", "messages (end offset)")
     for name, t in st["topics"].items():
@@ -207,7 +213,67 @@ def _pipeline_status() -> dict:
                           query={"bool": {"must_not": [{"exists": {"field": "merged_into"}}]}})["count"]
     st["events"] = {"alias": settings.events_alias, "count": events}
     st["deadletter"] = st["topics"][Topics.from_settings(settings).deadletter]["end_offset"]
+    from hadath.processes import recent_activity
+
+    st["activity"] = recent_activity(settings)
     return st
+
+
+alerts_app = typer.Typer(no_args_is_help=True, help="Saved searches matched against every new article (percolator).")
+app.add_typer(alerts_app, name="alerts")
+
+
+@alerts_app.command("add")
+def alerts_add(name: Annotated[str, typer.Argument(help="the alert's name (adding it again replaces it)")],
+               query: Annotated[Optional[str], typer.Argument(help="words every matching article has, as in hadath search")] = None,
+               entity: Annotated[Optional[list[str]], typer.Option("--entity", help="LABEL:VALUE, e.g. LOC:بغداد (repeatable)")] = None,
+               webhook: Annotated[Optional[str], typer.Option(help="URL POSTed each match's JSON")] = None) -> None:
+    """Save an alert: every article indexed from now on that matches it is a record on articles.alerts."""
+    from shared.alerts import add_alert
+    from shared.es import client
+
+    settings = _settings()
+    with _friendly_errors(settings):
+        try:
+            alert = add_alert(client(settings), settings, name, query, entity or [], webhook)
+        except ValueError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2)
+    out.print(f"alert {alert['name']} saved (query {alert['query']!r}, entities {alert['entities']}, "
+              f"webhook {alert['webhook']})", highlight=False)
+
+
+@alerts_app.command("list")
+def alerts_list(as_json: bool = typer.Option(False, "--json")) -> None:
+    """The saved alerts."""
+    from shared.alerts import list_alerts
+    from shared.es import client
+
+    settings = _settings()
+    with _friendly_errors(settings):
+        alerts = list_alerts(client(settings), settings)
+    if as_json:
+        out.print_json(data=alerts)
+        return
+    if not alerts:
+        out.print("no alert saved (hadath alerts add NAME QUERY)")
+    for a in alerts:
+        out.print(f"{a['name']}: {a['query']!r} {' '.join(a['entities'])} webhook {a['webhook']}", highlight=False)
+
+
+@alerts_app.command("remove")
+def alerts_remove(name: Annotated[str, typer.Argument(help="the alert's name")]) -> None:
+    """Delete a saved alert."""
+    from shared.alerts import remove_alert
+    from shared.es import client
+
+    settings = _settings()
+    with _friendly_errors(settings):
+        removed = remove_alert(client(settings), settings, name)
+    if not removed:
+        console.print(f"[red]no alert named {name}[/red]")
+        raise typer.Exit(1)
+    out.print(f"alert {name} removed")
 
 
 deadletters_app = typer.Typer(invoke_without_command=True,

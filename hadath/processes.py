@@ -3,7 +3,8 @@
 Each runs ``python -m services.<name>`` with the caller's environment (so the same ``HADATH_*``
 settings), logging to ``<home>/logs/<group_prefix>/<name>.log`` with its pid in
 ``<home>/run/<group_prefix>/<name>.pid``; extract runs as ``extract-1`` … ``extract-N``, one
-consumer group.
+consumer group. Each gets ``HADATH_PROCESS_NAME`` (its name), which picks its Prometheus
+metrics port (:mod:`shared.metrics`); the URL it really serves is in ``status`` as ``metrics_url``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import Any
 
 from hadath.pids import alive, read_pid
 from hadath.kafka_admin import SERVICES, ensure_topics, group_member_ids
-from shared.settings import Settings, settings_env
+from shared.metrics import metrics_file, metrics_url
+from shared.settings import Settings, env_name, settings_env
 
 STOP_GRACE_SECONDS = 20.0
 
@@ -54,9 +56,10 @@ def up(settings: Settings, *, extract_workers: int = 1, wait_seconds: float = 18
             continue
         module = "services." + name.split("-")[0]
         log = open(logs / f"{name}.log", "ab")
+        metrics_file(settings, name).unlink(missing_ok=True)  # the new process writes its own
         proc = subprocess.Popen([sys.executable, "-m", module], stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True,
-                                env={**os.environ, **settings_env(settings)})
+                                env={**os.environ, **settings_env(settings), env_name("process_name"): name})
         (run / f"{name}.pid").write_text(str(proc.pid))
         started.append(name)
         progress(f"started {name} (pid {proc.pid}, log {logs / f'{name}.log'})")
@@ -130,6 +133,7 @@ def down(settings: Settings, *, progress=print) -> list[str]:
         if alive(pid):
             os.kill(pid, signal.SIGKILL)
         (run / f"{name}.pid").unlink(missing_ok=True)
+        metrics_file(settings, name).unlink(missing_ok=True)
         stopped.append(name)
         progress(f"stopped {name} (pid {pid})")
     return stopped
@@ -143,11 +147,47 @@ def _is_group_leader(pid: int) -> bool:
 
 
 def status(settings: Settings) -> dict[str, Any]:
-    """``{name: {"pid": int, "running": bool, "log": str}}`` for every known service process."""
+    """``{name: {"pid": int, "running": bool, "log": str, "metrics_url": str | None}}`` for every
+    known service process; ``metrics_url`` is where it serves Prometheus metrics (what it wrote
+    at start, else the URL of its configured port; None when unknown)."""
     run, logs = _dirs(settings)
     out = {}
     for pid_file in sorted(run.glob("*.pid")):
         pid = read_pid(pid_file)
         out[pid_file.stem] = {"pid": pid, "running": bool(pid and alive(pid)),
-                              "log": str(logs / f"{pid_file.stem}.log")}
+                              "log": str(logs / f"{pid_file.stem}.log"),
+                              "metrics_url": metrics_url(settings, pid_file.stem)}
+    return out
+
+
+def recent_activity(settings: Settings, *, timeout_seconds: float = 2.0) -> dict[str, dict[str, Any]]:
+    """What each stage did over the last minute, from its running processes' metrics (summed
+    over ``extract-1..N``): ``{stage: {"in_last_minute": int, "out_last_minute": int,
+    "in_per_second": float, "lag_max_last_minute": int, "processes": int}}``; a process whose
+    metrics do not answer within ``timeout_seconds`` is left out (``processes`` counts the ones
+    that answered)."""
+    import urllib.request
+
+    from shared.metrics import parse_samples
+
+    kinds = {"hadath_messages_in_last_minute": "in_last_minute",
+             "hadath_messages_out_last_minute": "out_last_minute",
+             "hadath_consumer_lag_max_last_minute": "lag_max_last_minute"}
+    out: dict[str, dict[str, Any]] = {}
+    for name, proc in status(settings).items():
+        if not proc["running"] or not proc["metrics_url"]:
+            continue
+        try:
+            with urllib.request.urlopen(proc["metrics_url"], timeout=timeout_seconds) as resp:  # noqa: S310 - our URL
+                samples = parse_samples(resp.read().decode())
+        except OSError:
+            continue
+        stage = name.split("-")[0]
+        row = out.setdefault(stage, {"in_last_minute": 0, "out_last_minute": 0, "in_per_second": 0.0,
+                                     "lag_max_last_minute": 0, "processes": 0})
+        row["processes"] += 1
+        for (metric, labels), value in samples.items():
+            if metric in kinds and dict(labels).get("stage") == stage:
+                row[kinds[metric]] += int(value)
+        row["in_per_second"] = round(row["in_last_minute"] / 60.0, 2)
     return out

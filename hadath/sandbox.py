@@ -97,9 +97,11 @@ def isolated_settings() -> Settings:
     """Default settings with a unique topic prefix, group prefix and index aliases."""
     tag = "t" + uuid.uuid4().hex[:8]
     base = Settings()
+    # metrics port 0: each service serves on a free port (shown in processes.status)
     return base.model_copy(update={"topic_prefix": f"{tag}.", "group_prefix": f"hadath-{tag}",
                                    "index_alias": f"hadath-{tag}-articles",
-                                   "events_alias": f"hadath-{tag}-events"})
+                                   "events_alias": f"hadath-{tag}-events",
+                                   "alerts_alias": f"hadath-{tag}-alerts", "metrics_port": 0})
 
 
 def cleanup(settings: Settings) -> None:
@@ -122,7 +124,7 @@ def cleanup(settings: Settings) -> None:
     finally:
         admin.close()
     es = client(settings)
-    for alias in (settings.index_alias, settings.events_alias):
+    for alias in (settings.index_alias, settings.events_alias, settings.alerts_alias):
         if es.indices.exists_alias(name=alias):
             for index in es.indices.get_alias(name=alias):
                 es.options(ignore_status=404).indices.delete(index=index)

@@ -215,3 +215,18 @@ class DeadLetter(_Message):
     payload: str
     payload_encoding: Literal["utf-8", "base64"] = "utf-8"
     failed_at: datetime
+
+
+class AlertMatch(_Message):
+    """``articles.alerts``: a new article matched the saved alert ``alert``
+    (``hadath alerts add``); key ``article_id``. The same JSON is POSTed to the alert's webhook.
+
+    ``matched_at`` is when the index stage percolated the article (UTC), right after writing it.
+    """
+
+    alert: str
+    article_id: str
+    event_id: str | None = None
+    title: str | None = None
+    source: str | None = None
+    matched_at: datetime

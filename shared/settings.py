@@ -58,6 +58,18 @@ class Settings(BaseSettings):
             (``HADATH_HANDLER_TIMEOUT_SECONDS``; see :func:`shared.streaming.time_budget_seconds`).
         handler_min_bytes_per_second: the budget grows by one second per this many input bytes,
             so a large article is not taken for a stuck one (``HADATH_HANDLER_MIN_BYTES_PER_SECOND``).
+        metrics_host: address every service serves its Prometheus ``/metrics`` on
+            (``HADATH_METRICS_HOST``, default ``127.0.0.1``; ``0.0.0.0`` in containers).
+        metrics_port: base port of the metrics servers; each process adds its offset
+            (:func:`shared.metrics.metrics_port`); 0 lets the system pick a free port
+            (``HADATH_METRICS_PORT``, default 9400).
+        process_name: this process's name (``ingest``, ``extract-2``, …): picks its metrics port
+            and the file its metrics URL is written to; set by ``hadath services up``
+            (``HADATH_PROCESS_NAME``; unset: the service's name).
+        alerts_alias: alias of the percolator index of saved alert queries (``HADATH_ALERTS_ALIAS``;
+            it must not start with ``<index_alias>-``, the article template's pattern).
+        alerts_webhook_attempts: tries of one alert webhook POST before it is given up
+            (``HADATH_ALERTS_WEBHOOK_ATTEMPTS``).
     """
 
     model_config = SettingsConfigDict(env_prefix="HADATH_", frozen=True, extra="ignore")
@@ -80,6 +92,11 @@ class Settings(BaseSettings):
     index_batch_seconds: float = Field(default=1.0, gt=0)
     handler_timeout_seconds: float = Field(default=30.0, gt=0)
     handler_min_bytes_per_second: int = Field(default=10_000, ge=1)
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9400, ge=0, le=65000)
+    process_name: str | None = None
+    alerts_alias: str = "hadath-alerts"
+    alerts_webhook_attempts: int = Field(default=5, ge=1)
 
     def group_id(self, service: str) -> str:
         """Consumer group (and Faust app id) of ``service``, e.g. ``hadath-extract``."""

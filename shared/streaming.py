@@ -40,6 +40,7 @@ import json
 import logging
 import os
 import sys
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ import faust
 from aiokafka.errors import KafkaTimeoutError
 
 from shared import limits
+from shared.metrics import StageMetrics, start_metrics_server, stage_metrics
 from shared.retry import DEFAULT_BACKOFF, Backoff, retry_forever
 from shared.schemas import DeadLetter
 from shared.settings import Settings
@@ -61,6 +63,8 @@ log = logging.getLogger("hadath")
 #: producer's own retries within its request timeout); then the message is dead-lettered.
 OUTPUT_ATTEMPTS = 3
 _TIMEOUTS = (asyncio.TimeoutError, ConnectionError, KafkaTimeoutError)
+#: How often an idle worker refreshes its consumer-lag gauges, seconds.
+LAG_REFRESH_SECONDS = 5.0
 
 
 class StageError(Exception):
@@ -238,11 +242,18 @@ class StageRunner:
         send: the producer (:data:`Sender`).
         settings: for the time budget.
         backoff: waits between dead-letter send attempts (forever) and output attempts.
+        metrics: where messages in/out/dead-lettered and batch seconds are counted (default: the
+            process's :func:`shared.metrics.stage_metrics`).
+        count_outputs: whether delivered outputs count as ``hadath_messages_out_total`` (the
+            index counts written documents itself and its outputs are alert matches).
     """
 
     def __init__(self, *, stage: str, handle: BatchHandler, sink: str | None, deadletter: str,
-                 send: Sender, settings: Settings, backoff: Backoff = DEFAULT_BACKOFF) -> None:
+                 send: Sender, settings: Settings, backoff: Backoff = DEFAULT_BACKOFF,
+                 metrics: StageMetrics | None = None, count_outputs: bool = True) -> None:
         self.stage = stage
+        self.metrics = metrics or stage_metrics()
+        self.count_outputs = count_outputs
         self.handle = handle
         self.sink = sink
         self.deadletter = deadletter
@@ -331,7 +342,11 @@ class StageRunner:
 
         Returns what was done. Raises only ``asyncio.CancelledError`` (the worker stops) or a
         bug; then nothing of the batch may be acknowledged (see the module docstring).
+        Counts the batch in :attr:`metrics` (messages in at the start; out, dead letters and
+        ``hadath_batch_seconds`` once it is done).
         """
+        started = time.perf_counter()
+        self.metrics.count_in(self.stage, len(messages))
         outcomes = await self.outcomes([m.value for m in messages])
         errors: dict[int, StageError] = {i: o.error for i, o in enumerate(outcomes) if o.error is not None}
         report = BatchReport()
@@ -351,6 +366,10 @@ class StageRunner:
                         msg.offset, record.error_type, record.error_message[:300])
             await self._send_dead_letter(record, msg.key)
             report.dead_lettered.append(record)
+            self.metrics.count_dead_letter(self.stage, record.error_type)
+        if self.count_outputs and report.delivered:
+            self.metrics.count_out(self.stage, report.delivered)
+        self.metrics.batch_seconds.labels(self.stage).observe(time.perf_counter() - started)
         return report
 
 
@@ -382,6 +401,7 @@ def _stop_acknowledging(consumer: Any) -> None:
 def add_stage_agent(
     app: faust.App, *, stage: str, settings: Settings, source: str, sink: str | None,
     handle: BatchHandler, batch_size: int = 64, batch_seconds: float = 0.5,
+    count_outputs: bool = True,
 ) -> StageRunner:
     """Attach the agent of ``stage``: read ``source`` in batches, write ``sink`` and dead letters.
 
@@ -391,6 +411,11 @@ def add_stage_agent(
         sink: output topic, or ``None`` for the last stage (index writes to Elasticsearch).
         batch_size / batch_seconds: at most this many messages, or what came within this many
             seconds, per call.
+        count_outputs: see :class:`StageRunner`.
+
+    The worker also serves its Prometheus metrics (:func:`shared.metrics.start_metrics_server`,
+    as ``HADATH_PROCESS_NAME`` or ``stage``) and keeps ``hadath_consumer_lag_messages`` per
+    partition (after every batch and every :data:`LAG_REFRESH_SECONDS`).
 
     Returns the :class:`StageRunner` the agent uses.
     """
@@ -403,7 +428,28 @@ def add_stage_agent(
         return await app.producer.send(topic, key, value, partition=None, timestamp=None, headers=None)
 
     runner = StageRunner(stage=stage, handle=handle, sink=sink, deadletter=topics.deadletter,
-                         send=send, settings=settings)
+                         send=send, settings=settings, count_outputs=count_outputs)
+    last_offsets: dict[Any, int] = {}  # faust TP -> offset of the last message processed
+
+    def update_lag() -> None:
+        for tp, offset in list(last_offsets.items()):
+            try:
+                highwater = app.consumer.highwater(tp)
+            except Exception:  # noqa: BLE001 - not assigned any more, or no fetch yet
+                continue
+            if highwater is not None and highwater >= 0:
+                runner.metrics.set_lag(stage, tp.topic, tp.partition, max(highwater - offset - 1, 0))
+
+    @app.task
+    async def serve_metrics() -> None:  # noqa: ANN202 - Faust task
+        try:
+            await asyncio.to_thread(start_metrics_server, settings, settings.process_name or stage)
+        except Exception as exc:  # noqa: BLE001 - metrics never stop a stage
+            log.error("%s: could not serve metrics: %s", stage, exc)
+
+    @app.timer(LAG_REFRESH_SECONDS)
+    async def refresh_lag() -> None:  # noqa: ANN202 - Faust timer
+        update_lag()
 
     async def agent(stream):  # noqa: ANN001 - Faust stream
         async for events in stream.take_events(batch_size, within=batch_seconds):
@@ -418,6 +464,8 @@ def add_stage_agent(
                 for event in events:  # delivered: release the hold and acknowledge for real
                     event.message.acked = False
                     await stream.ack(event)
+                    last_offsets[event.message.tp] = event.message.offset
+                update_lag()
             except asyncio.CancelledError:  # the worker stops: the batch is read again next time
                 _leave_unacked(events)
                 _stop_acknowledging(app.consumer)

@@ -19,8 +19,10 @@ NORMALIZED = "articles.normalized"
 ENRICHED = "articles.enriched"
 CLUSTERED = "articles.clustered"
 DEADLETTER = "articles.deadletter"
+#: Alert matches (:class:`shared.schemas.AlertMatch`), written by the index stage.
+ALERTS = "articles.alerts"
 
-ALL = (RAW, INGESTED, NORMALIZED, ENRICHED, CLUSTERED, DEADLETTER)
+ALL = (RAW, INGESTED, NORMALIZED, ENRICHED, CLUSTERED, ALERTS, DEADLETTER)
 #: Topics with a fixed partition count whatever ``HADATH_TOPIC_PARTITIONS`` says.
 FIXED_PARTITIONS = {ENRICHED: 1}
 
@@ -35,17 +37,20 @@ class Topics:
     enriched: str
     clustered: str
     deadletter: str
+    alerts: str = ""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Topics":
         """Prefix every contract topic name with ``settings.topic_prefix``."""
         p = settings.topic_prefix
         return cls(raw=p + RAW, ingested=p + INGESTED, normalized=p + NORMALIZED,
-                   enriched=p + ENRICHED, clustered=p + CLUSTERED, deadletter=p + DEADLETTER)
+                   enriched=p + ENRICHED, clustered=p + CLUSTERED, deadletter=p + DEADLETTER,
+                   alerts=p + ALERTS)
 
     def all(self) -> tuple[str, ...]:
-        """All six names, in flow order (dead-letter last)."""
-        return (self.raw, self.ingested, self.normalized, self.enriched, self.clustered, self.deadletter)
+        """All seven names, in flow order (alert matches after the last stage, dead-letter last)."""
+        return tuple(t for t in (self.raw, self.ingested, self.normalized, self.enriched, self.clustered,
+                                 self.alerts, self.deadletter) if t)
 
     def partitions(self, name: str, settings: Settings) -> int:
         """Partitions a new topic ``name`` is created with (see the module docstring)."""

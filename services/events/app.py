@@ -60,7 +60,7 @@ class EventsStage:
     def __init__(self, settings: Settings, *, indexer: Indexer | None = None,
                  params: EventParams | None = None) -> None:
         self.settings = settings
-        self.indexer = indexer or Indexer(settings)
+        self.indexer = indexer or Indexer(settings, stage="events")
         self.store = ElasticStore(settings.events_alias)
         self.clusterer = EventClusterer(self.store, params)
         self._refreshed = False

@@ -10,6 +10,14 @@ only a document Elasticsearch refuses as invalid (4xx other than 429) goes to
 
 The index template and alias are set up at start-up (and again before the first write if
 Elasticsearch was not there yet), in a worker thread, never on the event loop.
+
+Alerts: after a batch is written, its new articles are matched against the saved alerts
+(:mod:`services.index.alerting`); each match is an output of the stage, a
+:class:`shared.schemas.AlertMatch` on ``articles.alerts`` (keyed by ``article_id``), delivered
+by the stage loop like any stage's output (acknowledged before the batch's offsets are
+committed), and POSTed to the alert's webhook in the background. A replayed article is matched
+again (at least once). A failure of the matching itself is logged and counted, never a dead
+letter: the articles are indexed.
 """
 
 from __future__ import annotations
@@ -25,7 +33,9 @@ from elasticsearch.helpers import async_bulk
 
 from services.index.indexing import (build_batch, dedup_keys, error_reason, is_transient_es_error,
                                      item_verdict, mark_duplicates, must_split, status_of)
+from services.index.alerting import AlertMatcher, WebhookNotifier, alert_record
 from shared.es import client as sync_client, client_kwargs, ensure_index
+from shared.metrics import StageMetrics, stage_metrics
 from shared.retry import DEFAULT_BACKOFF, Backoff, retry_forever
 from shared.settings import Settings
 from shared.streaming import Outcome, StageError, add_stage_agent, make_app
@@ -48,12 +58,20 @@ class Indexer:
         setup: creates the template, index and alias, synchronously (default
             :func:`shared.es.ensure_index`); it runs in a thread and is retried until it works.
         backoff / sleep: the retry waits (tests pass a sleep that does not wait).
+        stage: the ``stage`` label of its metrics (the events stage writes through one too).
+        alerts: whether :meth:`handle` matches written articles against the saved alerts.
+        metrics: where retries, rejections and written documents are counted.
     """
 
     def __init__(self, settings: Settings, *, es: AsyncElasticsearch | None = None,
                  setup: Callable[[], Any] | None = None, backoff: Backoff = DEFAULT_BACKOFF,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, stage: str = "index",
+                 alerts: bool = False, metrics: StageMetrics | None = None) -> None:
         self.settings = settings
+        self.stage = stage
+        self.metrics = metrics or stage_metrics()
+        self.alerts = AlertMatcher(settings, retry=self.retry, es=lambda: self.es) if alerts else None
+        self.webhooks = WebhookNotifier(attempts=settings.alerts_webhook_attempts, metrics=self.metrics)
         self._es = es
         self._setup = setup or (lambda: ensure_index(sync_client(settings), settings))
         self._is_set_up = False
@@ -73,8 +91,17 @@ class Indexer:
     async def retry(self, operation: Callable[[], Awaitable[Any]], what: str) -> Any:
         """Await ``operation()`` until it succeeds, retrying the cluster's transient failures
         (:func:`~services.index.indexing.is_transient_es_error`) with the one backoff policy;
-        any other error is raised."""
-        return await retry_forever(operation, is_transient=is_transient_es_error, what=what,
+        any other error is raised. Each retry counts in ``hadath_es_retries_total`` (label
+        ``operation``: ``what`` up to `` of ``)."""
+        operation_label = what.split(" of ")[0]
+
+        def transient(exc: BaseException) -> bool:
+            if is_transient_es_error(exc):
+                self.metrics.es_retries.labels(self.stage, operation_label).inc()
+                return True
+            return False
+
+        return await retry_forever(operation, is_transient=transient, what=what,
                                    backoff=self.backoff, sleep=self._sleep)
 
     async def ready(self) -> None:
@@ -118,6 +145,7 @@ class Indexer:
                     raise
                 if len(batch) == 1:
                     rejected[batch[0]["_id"]] = f"HTTP {status_of(exc)}: {exc}"
+                    self.metrics.es_rejections.labels(self.stage).inc()
                     return rejected
                 half = len(batch) // 2
                 rejected |= await self.write(batch[:half])
@@ -132,7 +160,9 @@ class Indexer:
                     pending.append(by_id[info["_id"]])
                 elif verdict == "dead_letter":
                     rejected[info["_id"]] = error_reason(info)
+                    self.metrics.es_rejections.labels(self.stage).inc()
             if pending:
+                self.metrics.es_retries.labels(self.stage, "bulk item").inc(len(pending))
                 delay = self.backoff.delay_seconds(attempt)
                 log.warning("Elasticsearch asked to retry %d of %d documents (overloaded); retry %d in %.0f s",
                             len(pending), len(batch), attempt + 1, delay)
@@ -153,10 +183,34 @@ class Indexer:
         keys = dedup_keys(batch.actions)
         found = await self.retry(lambda: self._candidates(keys), "near-duplicate look-up") if keys else []
         mark_duplicates([a for a in batch.actions if a["_op_type"] == "index"], found)
-        for article_id, reason in (await self.write(batch.actions)).items():
+        rejected = await self.write(batch.actions)
+        for article_id, reason in rejected.items():
             for i in batch.positions[article_id]:
                 outcomes[i] = Outcome(error=StageError("index_rejected", f"Elasticsearch refused the document: {reason}"))
+        self.metrics.count_out(self.stage, len(batch.actions) - len(rejected))
+        if self.alerts is not None:
+            written = [a for a in batch.actions if a["_op_type"] == "index" and a["_id"] not in rejected]
+            await self._alert(written, batch.positions, outcomes)
         return outcomes
+
+    async def _alert(self, written: list[dict], positions: dict[str, list[int]], outcomes: list[Outcome]) -> None:
+        """Add an :class:`~shared.schemas.AlertMatch` output per match of ``written`` (to the
+        last message of its article) and queue the webhooks; a failure is logged only."""
+        documents = [a["_source"] for a in written]
+        try:
+            matches = await self.alerts.match(documents)  # type: ignore[union-attr]
+        except Exception as exc:  # noqa: BLE001 - the articles are indexed: never a dead letter
+            log.error("alert matching of %d articles failed: %s: %s", len(documents), type(exc).__name__, exc)
+            self.metrics.es_retries.labels(self.stage, "alert matching failed").inc()
+            return
+        for slot, name, webhook in matches:
+            doc = documents[slot]
+            record = alert_record(name, doc)
+            i = positions[doc["article_id"]][-1]
+            outcomes[i].outputs.append((doc["article_id"].encode(), record.model_dump_json().encode()))
+            self.metrics.alerts_matched.labels(name).inc()
+            if webhook:
+                self.webhooks.submit(webhook, record)
 
 
 def create_app(settings: Settings | None = None) -> faust.App:
@@ -164,10 +218,11 @@ def create_app(settings: Settings | None = None) -> faust.App:
     settings = settings or Settings()
     topics = Topics.from_settings(settings)
     app = make_app("index", settings)
-    indexer = Indexer(settings)
-    add_stage_agent(app, stage="index", settings=settings, source=topics.clustered, sink=None,
+    indexer = Indexer(settings, alerts=True)
+    # outputs are alert matches; written documents are counted as messages out by the Indexer
+    add_stage_agent(app, stage="index", settings=settings, source=topics.clustered, sink=topics.alerts,
                     handle=indexer.handle, batch_size=settings.index_batch_size,
-                    batch_seconds=settings.index_batch_seconds)
+                    batch_seconds=settings.index_batch_seconds, count_outputs=False)
 
     @app.task
     async def set_up_index() -> None:  # noqa: ANN202 - Faust task

@@ -299,13 +299,19 @@ def test_kibana_ndjson_lines_parse_and_data_view_matches_alias() -> None:
     objects = _ndjson()
     ids = [(o["type"], o["id"]) for o in objects]
     assert len(ids) == len(set(ids))
-    views = [o for o in objects if o["type"] == "index-pattern"]
-    assert len(views) == 1
-    view = views[0]
-    assert view["attributes"]["title"] == Settings().index_alias
-    assert view["attributes"]["timeFieldName"] == "published_at"
+    views = {o["id"]: o["attributes"] for o in objects if o["type"] == "index-pattern"}
+    assert views["hadath-articles"]["title"] == Settings().index_alias
+    assert views["hadath-articles"]["timeFieldName"] == "published_at"
+    assert views["hadath-events"]["title"] == Settings().events_alias
+    assert views["hadath-events"]["timeFieldName"] == "last_published_at"
+    assert len(views) == 2
     assert any(o["type"] == "search" for o in objects)
-    assert 2 <= sum(o["type"] in ("visualization", "lens") for o in objects) <= 4
+    assert sum(o["type"] in ("visualization", "lens") for o in objects) >= 4
+    dashboard = next(o for o in objects if o["type"] == "dashboard")
+    panels = json.loads(dashboard["attributes"]["panelsJSON"])
+    names = {r["name"] for r in dashboard["references"]}
+    assert len(panels) >= 5 and {p["panelRefName"] for p in panels} == names
+    assert "map" in {r["type"] for r in dashboard["references"]}
     for o in objects:
         for ref in o.get("references", []):
             assert (ref["type"], ref["id"]) in ids, (o["id"], ref)
@@ -327,10 +333,25 @@ def _mapped_fields(props: dict[str, Any], prefix: str = "") -> set[str]:
 
 def test_kibana_objects_use_mapped_fields() -> None:
     es = pytest.importorskip("shared.es")
-    fields = _mapped_fields(es.mappings()["properties"])
+    by_view = {"hadath-articles": _mapped_fields(es.mappings()["properties"]),
+               "hadath-events": _mapped_fields(es.events_mappings()["properties"])}
+    objects = _ndjson()
+    fields = by_view["hadath-articles"]
+    assert {o["attributes"]["timeFieldName"] for o in objects if o["id"] == "hadath-events"} <= by_view["hadath-events"]
     used: set[str] = set()
-    for o in _ndjson():
+    for o in objects:
+        if o["type"] == "index-pattern" and o["id"] != "hadath-articles":
+            continue
+        if o["type"] not in ("index-pattern", "dashboard"):
+            # every object that reads data reads the articles data view
+            assert {r["id"] for r in o["references"] if r["type"] == "index-pattern"} == {"hadath-articles"}, o["id"]
         attrs = o["attributes"]
+        if "layerListJSON" in attrs:
+            for layer in json.loads(attrs["layerListJSON"]):
+                source = layer["sourceDescriptor"]
+                if "geoField" in source:
+                    used.add(source["geoField"])
+                    assert any(r["name"] == source["indexPatternRefName"] for r in o["references"])
         used |= set(attrs.get("columns", []))
         used |= {s[0] for s in attrs.get("sort", [])}
         used.add(attrs.get("timeFieldName") or "published_at")
@@ -339,6 +360,7 @@ def test_kibana_objects_use_mapped_fields() -> None:
                 if "field" in agg.get("params", {}):
                     used.add(agg["params"]["field"])
     assert used <= fields, sorted(used - fields)
+    assert "places.location" in used and es.mappings()["properties"]["places"]["properties"]["location"]["type"] == "geo_point"
 
 
 # --- sample articles ---------------------------------------------------------------------------
@@ -362,3 +384,24 @@ def test_sample_articles() -> None:
         assert art["url"].startswith("https://")
     assert len({a["id"] for a in articles}) == len(articles)
     assert len({a["source"] for a in articles}) >= 3
+
+
+# --- metrics: Prometheus and Grafana -----------------------------------------------------------
+
+def test_prometheus_scrapes_every_service_port_and_grafana_dashboard_parses() -> None:
+    from shared.metrics import metrics_port
+
+    services = _compose()["services"]
+    for name in ("prometheus", "grafana"):
+        assert services[name]["profiles"] == ["metrics"]
+        assert all(ip == "127.0.0.1" for ip, _, _ in _bindings(services[name]))
+    assert _env_of(services["index"])["HADATH_METRICS_HOST"] == "0.0.0.0"
+    config = yaml.safe_load((ROOT / "infra" / "prometheus" / "prometheus.yml").read_text(encoding="utf-8"))
+    targets = {c["names"][0]: c["port"] for job in config["scrape_configs"] for c in job["dns_sd_configs"]}
+    assert targets == {s: metrics_port(Settings(), s) for s in ("ingest", "normalize", "extract", "events", "index")}
+    dash = json.loads((ROOT / "infra" / "grafana" / "dashboards" / "hadath.json").read_text(encoding="utf-8"))
+    exprs = " ".join(t["expr"] for p in dash["panels"] for t in p["targets"])
+    for metric in ("hadath_messages_in_total", "hadath_messages_out_total", "hadath_messages_dead_lettered_total",
+                   "hadath_batch_seconds_bucket", "hadath_consumer_lag_messages", "hadath_es_retries_total",
+                   "hadath_es_rejections_total", "process_resident_memory_bytes"):
+        assert metric in exprs, metric
