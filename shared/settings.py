@@ -58,6 +58,10 @@ class Settings(BaseSettings):
             (``HADATH_HANDLER_TIMEOUT_SECONDS``; see :func:`shared.streaming.time_budget_seconds`).
         handler_min_bytes_per_second: the budget grows by one second per this many input bytes,
             so a large article is not taken for a stuck one (``HADATH_HANDLER_MIN_BYTES_PER_SECOND``).
+        web_host: address the search page (``python -m services.web``) listens on
+            (``HADATH_WEB_HOST``, default ``127.0.0.1``: this machine only; a container sets
+            ``0.0.0.0`` and publishes the port on the host's loopback).
+        web_port: its TCP port (``HADATH_WEB_PORT``, default 8080).
     """
 
     model_config = SettingsConfigDict(env_prefix="HADATH_", frozen=True, extra="ignore")
@@ -80,6 +84,8 @@ class Settings(BaseSettings):
     index_batch_seconds: float = Field(default=1.0, gt=0)
     handler_timeout_seconds: float = Field(default=30.0, gt=0)
     handler_min_bytes_per_second: int = Field(default=10_000, ge=1)
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8080, ge=1, le=65535)
 
     def group_id(self, service: str) -> str:
         """Consumer group (and Faust app id) of ``service``, e.g. ``hadath-extract``."""
