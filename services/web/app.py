@@ -152,10 +152,12 @@ def page_numbers(page: int, pages: int, around: int = 2) -> list[int | None]:
 
 def markers(places: Sequence[Mapping[str, Any]], *, limit: int = MAX_MARKERS) -> list[dict[str, Any]]:
     """Map markers from place records (``{"name", "geonameid", "location": {"lat", "lon"},
-    "count"?}``, as articles and events carry them): one per place (by ``geonameid``, else
-    name), ``{"name", "lat", "lon", "count", "key"}`` with ``count`` summed (1 a record without
-    one) and ``key`` the canonical LOC key of the name; the ``limit`` most frequent, places
-    without coordinates left out."""
+    "count"?}``, as articles and events carry them): one per spot, ``{"name", "lat", "lon",
+    "count", "key"}``. Records of one place (by ``geonameid``, else name) add up their
+    ``count`` (1 for a record without one); places at the same spot (coordinates equal to
+    0.01°, e.g. a country placed at its capital) share one marker named after all of them,
+    most frequent first, whose ``key`` (the canonical LOC key its link filters on) is the most
+    frequent one's. The ``limit`` most frequent markers; places without coordinates left out."""
     merged: dict[Any, dict[str, Any]] = {}
     for p in places:
         loc = p.get("location") or {}
@@ -163,10 +165,15 @@ def markers(places: Sequence[Mapping[str, Any]], *, limit: int = MAX_MARKERS) ->
         if lat is None or lon is None or not p.get("name"):
             continue
         ident = p.get("geonameid") or p["name"]
-        m = merged.setdefault(ident, {"name": p["name"], "lat": float(lat), "lon": float(lon), "count": 0,
-                                      "key": entity_key(p["name"])})
+        m = merged.setdefault(ident, {"name": p["name"], "lat": float(lat), "lon": float(lon), "count": 0})
         m["count"] += int(p.get("count") or 1)
-    return sorted(merged.values(), key=lambda m: (-m["count"], m["name"]))[:limit]
+    spots: dict[tuple[float, float], list[dict[str, Any]]] = defaultdict(list)
+    for m in sorted(merged.values(), key=lambda m: (-m["count"], m["name"])):
+        spots[(round(m["lat"], 2), round(m["lon"], 2))].append(m)
+    out = [{"name": "، ".join(dict.fromkeys(m["name"] for m in group)), "lat": group[0]["lat"],
+            "lon": group[0]["lon"], "count": sum(m["count"] for m in group), "key": entity_key(group[0]["name"])}
+           for group in spots.values()]
+    return sorted(out, key=lambda m: (-m["count"], m["name"]))[:limit]
 
 
 def map_view(marks: Sequence[Mapping[str, Any]], href: Callable[[Mapping[str, Any]], str]) -> dict[str, Any]:

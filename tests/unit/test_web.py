@@ -59,6 +59,9 @@ def test_markers_merge_places_and_skip_those_without_coordinates():
     got = markers(places)
     assert [(m["name"], m["count"]) for m in got] == [("بغداد", 2), ("القاهرة", 1)]
     assert got[0]["key"] == entity_key("بغداد")
+    iraq = {"name": "العراق", "geonameid": 99237, "location": {"lat": 33.3406, "lon": 44.4009}}
+    together = markers([baghdad, baghdad, iraq])
+    assert [(m["name"], m["count"], m["key"]) for m in together] == [("بغداد، العراق", 3, entity_key("بغداد"))]
     view = map_view(got, lambda m: f"/x/{m['count']}")
     x, y, w, h = (float(v) for v in view["box"].split())
     for m in view["markers"]:
