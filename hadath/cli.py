@@ -109,10 +109,11 @@ def infra_status(as_json: bool = typer.Option(False, "--json")) -> None:
 
 @services_app.command("up")
 def services_up(extract_workers: int = typer.Option(1, "--extract-workers", min=1, help="Extract worker processes.")) -> None:
-    """Start ingest, normalize, N extract workers and index; wait until they joined their groups."""
+    """Start ingest, normalize, N extract workers, events and index (wait until they joined their
+    groups) and the search page (HADATH_WEB_PORT, default http://127.0.0.1:8080/)."""
     from hadath import processes
 
-    processes.up(_settings(), extract_workers=extract_workers, progress=console.print)
+    processes.up(_settings(), extract_workers=extract_workers, web=True, progress=console.print)
 
 
 @services_app.command("down")
@@ -675,7 +676,7 @@ def demo(extract_workers: int = typer.Option(1, "--extract-workers", min=1),
     es = client(settings)
     ensure_index(es, settings, progress=console.print)
     console.rule("2/6 services")
-    processes.up(settings, extract_workers=extract_workers, progress=console.print)
+    processes.up(settings, extract_workers=extract_workers, web=True, progress=console.print)
     console.rule("3/6 feeding the sample articles")
     report = _feed([SAMPLES_DIR / "articles.jsonl", SAMPLES_DIR / "page.txt"], "sample-page")
     console.print(f"sent {report.sent}, refused {report.refused}")
@@ -699,7 +700,9 @@ def demo(extract_workers: int = typer.Option(1, "--extract-workers", min=1),
         shown = len(result["events"])
         console.print(f"{every} events; those of two articles or more (hadath events --min-articles 2):")
         print_events(result, shown_note=f" (the newest {shown}; hadath events for more)" if shown < result["total"] else "")
-    console.print("\nThe pipeline keeps running. Try: [bold]hadath search \"الأمم المتحدة\"[/bold], "
+    console.print(f"\nOpen the search page: [bold]{processes.web_url(settings)}[/bold] "
+                  f"(search in Arabic, click a facet, an event, its places on the map).")
+    console.print("The pipeline keeps running. Try: [bold]hadath search \"الأمم المتحدة\"[/bold], "
                   "[bold]hadath events \"بغداد\"[/bold], [bold]hadath event ID[/bold], "
                   "[bold]hadath status[/bold], [bold]hadath feed FILE[/bold]. Stop it with [bold]make down[/bold] "
                   "(hadath services down && hadath infra down).")
@@ -727,6 +730,21 @@ def _wait_for_events(es, settings: Settings, *, timeout_seconds: float, poll_sec
         console.print(f"  waiting for the events: {st['without_event']} articles without an event, "
                       f"events count {st['event_articles']} of {st['articles']}")
         time.sleep(poll_seconds)
+
+
+@app.command("web")
+def web_cmd(port: Optional[int] = typer.Option(None, help="TCP port (default HADATH_WEB_PORT, 8080)"),
+            host: Optional[str] = typer.Option(None, help="address to listen on (default HADATH_WEB_HOST, 127.0.0.1)")) -> None:
+    """Serve the search page in the foreground (Ctrl-C stops it); `hadath services up` starts
+    the same page in the background."""
+    import uvicorn
+
+    from services.web.app import create_app
+
+    settings = _settings()
+    settings = settings.model_copy(update={k: v for k, v in (("web_port", port), ("web_host", host)) if v is not None})
+    console.print(f"search page: http://{settings.web_host}:{settings.web_port}/")
+    uvicorn.run(create_app(settings), host=settings.web_host, port=settings.web_port, log_level="warning")
 
 
 @app.command("train-ner")

@@ -1,10 +1,14 @@
-"""``hadath services up|down|status``: the five services as background processes.
+"""``hadath services up|down|status``: the five services as background processes, and the
+search page.
 
 Each runs ``python -m services.<name>`` with the caller's environment (so the same ``HADATH_*``
 settings), logging to ``<home>/logs/<group_prefix>/<name>.log`` with its pid in
 ``<home>/run/<group_prefix>/<name>.pid``; extract runs as ``extract-1`` … ``extract-N``, one
 consumer group. Each gets ``HADATH_PROCESS_NAME`` (its name), which picks its Prometheus
 metrics port (:mod:`shared.metrics`); the URL it really serves is in ``status`` as ``metrics_url``.
+The search page (``web``, :data:`WEB`) is no Kafka consumer: it is started only
+when asked (``up(..., web=True)``), waited for on its HTTP port instead of a consumer group, and
+stopped by :func:`down` with the rest.
 """
 
 from __future__ import annotations
@@ -23,6 +27,10 @@ from shared.metrics import metrics_file, metrics_url
 from shared.settings import Settings, env_name, settings_env
 
 STOP_GRACE_SECONDS = 20.0
+#: The search page's process name (``python -m services.web``; not in ``kafka_admin.SERVICES``).
+WEB = "web"
+#: How long :func:`up` waits for the search page to answer.
+WEB_WAIT_SECONDS = 60.0
 
 
 def _dirs(settings: Settings) -> tuple[Path, Path]:
@@ -38,19 +46,22 @@ def process_names(extract_workers: int) -> list[str]:
     return ["ingest", "normalize", *[f"extract-{i}" for i in range(1, extract_workers + 1)], "events", "index"]
 
 
-def up(settings: Settings, *, extract_workers: int = 1, wait_seconds: float = 180, progress=print) -> list[str]:
+def up(settings: Settings, *, extract_workers: int = 1, web: bool = False, wait_seconds: float = 180,
+       progress=print) -> list[str]:
     """Create the topics, start every service not already running, wait until each joined
-    its consumer group. Returns the names started now.
+    its consumer group; with ``web``, also the search page (:data:`WEB`), waited for until it
+    answers on ``HADATH_WEB_HOST:HADATH_WEB_PORT``. Returns the names started now.
 
     Raises:
-        RuntimeError: a service exited at start (its log tail is in the message) or did not
-            join its group within ``wait_seconds``.
+        RuntimeError: a service exited at start (its log tail is in the message), did not
+            join its group within ``wait_seconds``, or the search page did not answer within
+            :data:`WEB_WAIT_SECONDS` (e.g. its port is taken: see its log).
     """
     ensure_topics(settings)
     run, logs = _dirs(settings)
     before = _member_ids(settings)
     started = []
-    for name in process_names(extract_workers):
+    for name in process_names(extract_workers) + ([WEB] if web else []):
         pid = read_pid(run / f"{name}.pid")
         if pid and alive(pid):
             continue
@@ -63,9 +74,46 @@ def up(settings: Settings, *, extract_workers: int = 1, wait_seconds: float = 18
         (run / f"{name}.pid").write_text(str(proc.pid))
         started.append(name)
         progress(f"started {name} (pid {proc.pid}, log {logs / f'{name}.log'})")
-    if started:
-        _wait_joined(settings, extract_workers, wait_seconds, progress, before=before, started=started)
+    consumers = [n for n in started if n != WEB]
+    if consumers:
+        _wait_joined(settings, extract_workers, wait_seconds, progress, before=before, started=consumers)
+    if web:
+        _wait_web(settings, WEB_WAIT_SECONDS, progress)
     return started
+
+
+def web_url(settings: Settings) -> str:
+    """Where the search page answers: ``http://HOST:PORT/`` (``127.0.0.1`` for a page bound
+    to every address)."""
+    host = "127.0.0.1" if settings.web_host in ("0.0.0.0", "::", "") else settings.web_host
+    return f"http://{host}:{settings.web_port}/"
+
+
+def _wait_web(settings: Settings, wait_seconds: float, progress) -> None:
+    """Wait until the search page answers ``/healthz``; raise RuntimeError (with its log tail)
+    when its process exits or ``wait_seconds`` pass first."""
+    import urllib.error
+    import urllib.request
+
+    run, logs = _dirs(settings)
+    deadline = time.monotonic() + wait_seconds
+    url = web_url(settings)
+    while True:
+        pid = read_pid(run / f"{WEB}.pid")
+        if not pid or not alive(pid):
+            tail = (logs / f"{WEB}.log").read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"the search page exited at start (is port {settings.web_port} taken? set "
+                               f"HADATH_WEB_PORT); end of its log:\n{tail}")
+        try:
+            with urllib.request.urlopen(url + "healthz", timeout=2) as resp:
+                if resp.status == 200:
+                    progress(f"search page: {url}")
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the search page did not answer at {url} within {wait_seconds:.0f} s")
+        time.sleep(0.3)
 
 
 def _member_ids(settings: Settings) -> dict[str, set[str]]:

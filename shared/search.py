@@ -105,7 +105,7 @@ def tagged_name_words(es: Elasticsearch, index: str, query: str | None) -> list[
 def build_query(query: str | None, *, entities: list[tuple[str, str]] = (), sources: list[str] = (),
                 topics: list[str] = (), since: date | datetime | None = None,
                 until: date | datetime | None = None, collapse_duplicates: bool = False,
-                group_by_event: bool = False, size: int = 10, names: list[str] = (),
+                group_by_event: bool = False, size: int = 10, offset: int = 0, names: list[str] = (),
                 msm: str | None = None) -> dict[str, Any]:
     """The search request body (query, filters, facets, highlight) for the parameters given.
 
@@ -114,7 +114,9 @@ def build_query(query: str | None, *, entities: list[tuple[str, str]] = (), sour
     ``group_by_event`` collapses the hits on ``event_id`` (Elasticsearch field collapsing: the
     best-scoring article of each event) and adds an ``events`` cardinality aggregation (how
     many events the matching articles belong to; articles without an ``event_id`` form one
-    group). ``names`` and ``msm`` go to :func:`text_clauses`. Facets: top entity keys per label, sources, predicted topics, and a monthly
+    group). ``offset`` skips that many hits (or groups), for pages after the first (``from``:
+    ``offset + size`` stays under the index's ``max_result_window``, 10,000 by default).
+    ``names`` and ``msm`` go to :func:`text_clauses`. Facets: top entity keys per label, sources, predicted topics, and a monthly
     ``published_at`` histogram; they and ``total`` count articles, grouped or not.
     """
     must, should = text_clauses(query, names=names, msm=msm)
@@ -141,6 +143,7 @@ def build_query(query: str | None, *, entities: list[tuple[str, str]] = (), sour
                                                "format": "yyyy-MM", "min_doc_count": 1}}
     body: dict[str, Any] = {
         "size": size,
+        "from": offset,
         "track_total_hits": True,
         "query": {"bool": {"must": must or [{"match_all": {}}], "should": should, "filter": filters,
                            "must_not": must_not}},
@@ -175,10 +178,14 @@ def search(es: Elasticsearch, settings: Settings, query: str | None, **kwargs: A
     (:func:`long_query_msm`) are looked up unless ``names`` / ``msm`` are given.
 
     Shape: ``{"total": int, "hits": [{"article_id", "title", "score", "source", "published_at",
-    "event_id", "entities": [...], "places", "dates", "duplicate_of", "highlight": [str]}],
+    "event_id", "entities": [...], "places", "dates", "duplicate_of", "highlight": [str],
+    "title_highlight": str | None}],
     "facets": {"PERS"|"LOC"|"ORG"|"MISC"|"source"|"topic"|"published_at": [{"value", "count"}]}}``
     (``published_at`` values are months, ``YYYY-MM``; entity facet entries also carry
     ``"display"``, the name as one article wrote it, while ``value`` is the canonical key).
+    ``highlight`` holds body fragments (the title when the body has none), ``title_highlight``
+    the whole title with its matches marked (None when the title matched nothing); matches are
+    wrapped in ``<em>…</em>`` and the text is not HTML-escaped.
 
     With ``group_by_event=True`` there is one hit per event, the result also carries
     ``"total_events"`` (events among all matching articles), and each hit
@@ -203,6 +210,7 @@ def search(es: Elasticsearch, settings: Settings, query: str | None, **kwargs: A
             "duplicate_of": src.get("duplicate_of"), "topic": src.get("topic"),
             "event_id": src.get("event_id"),
             "highlight": hl.get("body", []) or hl.get("title", []),
+            "title_highlight": (hl.get("title") or [None])[0],
         })
     aggs = resp["aggregations"]
     facets = {name: [_bucket(name, b) for b in agg["buckets"]] for name, agg in aggs.items() if "buckets" in agg}

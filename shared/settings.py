@@ -70,6 +70,10 @@ class Settings(BaseSettings):
             it must not start with ``<index_alias>-``, the article template's pattern).
         alerts_webhook_attempts: tries of one alert webhook POST before it is given up
             (``HADATH_ALERTS_WEBHOOK_ATTEMPTS``).
+        web_host: address the search page (``python -m services.web``) listens on
+            (``HADATH_WEB_HOST``, default ``127.0.0.1``: this machine only; a container sets
+            ``0.0.0.0`` and publishes the port on the host's loopback).
+        web_port: its TCP port (``HADATH_WEB_PORT``, default 8080).
     """
 
     model_config = SettingsConfigDict(env_prefix="HADATH_", frozen=True, extra="ignore")
@@ -97,6 +101,8 @@ class Settings(BaseSettings):
     process_name: str | None = None
     alerts_alias: str = "hadath-alerts"
     alerts_webhook_attempts: int = Field(default=5, ge=1)
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8080, ge=1, le=65535)
 
     def group_id(self, service: str) -> str:
         """Consumer group (and Faust app id) of ``service``, e.g. ``hadath-extract``."""

@@ -255,6 +255,19 @@ def test_service_runs_its_module(name: str) -> None:
     assert (ROOT / "services" / name).is_dir()
 
 
+def test_web_serves_the_search_page_on_loopback() -> None:
+    svc = _compose()["services"]["web"]
+    assert _command(svc) == ["python", "-m", "services.web"]
+    assert svc["build"]["dockerfile"] == "infra/docker/Dockerfile"
+    env = _env_of(svc)
+    assert env[env_name("es_url")] == "http://elasticsearch:9200"
+    assert _requires(env[env_name("es_password")], "ELASTIC_PASSWORD")
+    assert env[env_name("web_host")] == "0.0.0.0"  # inside the container; published on 127.0.0.1
+    assert ("8080", env[env_name("web_port")]) in _ports(svc)
+    assert svc["depends_on"]["elasticsearch"]["condition"] == "service_healthy"
+    assert Settings().web_port == 8080 and Settings().web_host == "127.0.0.1"
+
+
 def test_index_waits_for_elasticsearch() -> None:
     depends = _compose()["services"]["index"]["depends_on"]
     assert depends["elasticsearch"]["condition"] == "service_healthy"

@@ -1,0 +1,1 @@
+"""The search page (``python -m services.web``): see :mod:`services.web.app`."""
