@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.events.cluster import EventState
-from services.events.features import ArticleFeatures
+from services.events.features import MAX_NAME_CHARS, ArticleFeatures
 from shared.schemas import ENTITY_LABELS, EnrichedArticle
 
 __all__ = ["TOP_KEYS", "MEMBER_TERMS", "MAX_MEMBERS", "TRENDING_WINDOW_HOURS", "Member", "EventSummary",
@@ -132,7 +132,8 @@ class EventSummary:
             self.extra_count += 1
         if member.topic:
             self.topics[member.topic] = self.topics.get(member.topic, 0) + 1
-        for label, key in sorted({(e.label, e.normalized) for e in article.entities if e.normalized}):
+        for label, key in sorted({(e.label, e.normalized) for e in article.entities
+                                  if e.normalized and len(e.normalized) <= MAX_NAME_CHARS}):
             keys = self.entity_counts.setdefault(label, {})
             keys[key] = keys.get(key, 0) + 1
         self.seen.append(member.seen_at)

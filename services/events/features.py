@@ -172,6 +172,11 @@ def _name_tokens(key: str) -> tuple[tuple[str, float], ...]:
 _PLACE_WEIGHT = {"city": 1.0, "other": 1.0, "region": 0.7, "country": 0.35, None: 0.7}
 
 
+#: Longest entity key taken as a name feature, in characters (the event index stores and
+#: searches them as keywords; a hostile 80,000-letter "word" must not reach a query).
+MAX_NAME_CHARS = 120
+
+
 def name_weights(entities: Iterable[Mapping], places: Iterable[Mapping]) -> dict[str, float]:
     """Weighted name features of one article: ``{"PERS:key" | "P:geonameid": weight}``.
 
@@ -187,7 +192,7 @@ def name_weights(entities: Iterable[Mapping], places: Iterable[Mapping]) -> dict
     idf_max = float(idf_table().max())
     for e in entities:
         key = e.get("normalized") or ""
-        if len(key) < 2:
+        if not 2 <= len(key) <= MAX_NAME_CHARS:  # no name is longer: a run of letters is not one
             continue
         label = e["label"]
         if label == "LOC" and (key in linked or key.removeprefix("ال") in linked):

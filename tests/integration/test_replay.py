@@ -41,7 +41,8 @@ def hadath(settings: Settings, *args: str) -> str:
 
 
 def enriched(article: dict) -> tuple[bytes, bytes]:
-    """``(key, value)`` of ``article`` as extract would send it to articles.enriched (in-process)."""
+    """``(key, value)`` of ``article`` as extract would send it to articles.enriched (in-process);
+    the index takes it as it is (an enriched article without ``event_id``, as before events)."""
     (ingested,) = ingest_handler(Settings())([json.dumps(article, ensure_ascii=False).encode()])
     (normalized,) = normalize_handle([ingested.outputs[0][1]])
     (out,) = extract_handler(Extractor("gazetteer"))([normalized.outputs[0][1]])
@@ -77,7 +78,7 @@ def pipeline_with_dead_letters(make_pipeline):
     key, value = enriched(LOST)
     send_dead_letter(pipe.settings, pipe.topics.deadletter, DeadLetter(
         stage="index", error_type="index_rejected", error_message="Elasticsearch refused the document: test",
-        topic=pipe.topics.enriched, partition=0, offset=12345, key=key.decode(), payload=value.decode(),
+        topic=pipe.topics.clustered, partition=0, offset=12345, key=key.decode(), payload=value.decode(),
         failed_at=datetime.now(UTC)))
     assert len(pipe.dead_letters(expected=2)) == 2
     assert pipe.count() == 1
@@ -89,29 +90,29 @@ def test_replay_indexes_a_fixed_index_dead_letter_exactly_once(pipeline_with_dea
     before = end_offsets(pipe.settings)
 
     dry = hadath(pipe.settings, "deadletters", "replay", "--stage", "index", "--dry-run")
-    assert f"would replay 1 index → {pipe.topics.enriched}" in dry and "dry run: nothing sent" in dry
-    assert f"{pipe.topics.enriched}/0/12345" in dry
+    assert f"would replay 1 index → {pipe.topics.clustered}" in dry and "dry run: nothing sent" in dry
+    assert f"{pipe.topics.clustered}/0/12345" in dry
     assert end_offsets(pipe.settings) == before
     assert hits(pipe, lost_id) == 0
 
     for attempt in (1, 2):  # replaying twice still gives one document
         real = hadath(pipe.settings, "deadletters", "replay", "--stage", "index")
-        assert f"replayed 1 index → {pipe.topics.enriched}" in real and "ingest" not in real
+        assert f"replayed 1 index → {pipe.topics.clustered}" in real and "ingest" not in real
         pipe.wait()
         assert hits(pipe, lost_id) == 1, attempt
         assert pipe.count() == 2, attempt
         assert pipe.search("البصرة")["total"] == 1
     after = end_offsets(pipe.settings)
-    assert after[pipe.topics.enriched] == before[pipe.topics.enriched] + 2
+    assert after[pipe.topics.clustered] == before[pipe.topics.clustered] + 2
     assert after[pipe.topics.raw] == before[pipe.topics.raw]          # the ingest dead letter stayed put
     assert after[pipe.topics.deadletter] == before[pipe.topics.deadletter]  # nothing failed again
 
-    consumer = KafkaConsumer(pipe.topics.enriched, bootstrap_servers=pipe.settings.kafka_bootstrap,
+    consumer = KafkaConsumer(pipe.topics.clustered, bootstrap_servers=pipe.settings.kafka_bootstrap,
                              auto_offset_reset="earliest", enable_auto_commit=False, group_id=None,
                              consumer_timeout_ms=3000)
     marks = [dict(m.headers).get(REPLAY_HEADER) for m in consumer if m.key == lost_id.encode()]
     consumer.close()
-    assert marks == [f"{pipe.topics.enriched}/0/12345".encode()] * 2
+    assert marks == [f"{pipe.topics.clustered}/0/12345".encode()] * 2
 
 
 def test_dry_run_filters_by_error_type_and_since(pipeline_with_dead_letters):
@@ -123,7 +124,7 @@ def test_dry_run_filters_by_error_type_and_since(pipeline_with_dead_letters):
     both = hadath(pipe.settings, "deadletters", "replay", "--error-type", "schema",
                   "--error-type", "index_rejected", "--since", "1h", "--dry-run")
     assert f"would replay 1 ingest → {pipe.topics.raw}" in both
-    assert f"would replay 1 index → {pipe.topics.enriched}" in both
+    assert f"would replay 1 index → {pipe.topics.clustered}" in both
     later = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
     none = hadath(pipe.settings, "deadletters", "replay", "--since", later, "--dry-run")
     assert "would replay 0 of 2 dead letters" in none

@@ -175,3 +175,16 @@ def test_event_entity_keys_are_the_article_documents_keys_counted_by_member():
     doc = event_document(store.get(r.event_id), store.summary(r.event_id))
     assert doc["entity_keys"]["LOC"] == [{"value": "الخرطوم", "count": 1}]  # one member, counted once
     assert doc["entity_keys"]["PERS"] == []
+
+
+def test_a_hostile_run_of_letters_tagged_as_a_name_never_reaches_the_candidate_search():
+    from shared.schemas import Entity
+
+    body = "خبر عن مدينة " + "ب" * 80_000 + " نهاية"
+    ent = Entity(text="ب" * 80_000, label="LOC", start=13, end=80_013, normalized="ب" * 80_000)
+    f = features_of(article("h1", body).model_copy(update={"entities": [ent]}))
+    assert all(len(n) <= 200 for n in f.names)
+    store = ElasticStore("events")
+    from services.events.cluster import EventClusterer
+    for search in store.lookup_queries(["h1"], [EventClusterer(store).query_for(f)]):
+        assert len(json.dumps(search, ensure_ascii=False)) < 10_000
