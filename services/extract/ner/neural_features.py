@@ -306,3 +306,54 @@ def pad_batch(items: Sequence[dict], n_flags: int, dedupe: bool = False) -> dict
     else:
         out["ch"] = ch
     return out
+
+
+def pack_batch(items: Sequence[dict]) -> dict:
+    """Packed arrays of a batch of :meth:`Featurizer.sentence` outputs: no padding.
+
+    Sentences are put in order of decreasing length (``order`` (B,) int64: position ``b`` holds
+    ``items[order[b]]``; ``lengths`` (B,) int64 non-increasing, every length >= 1) and their
+    tokens concatenated in that order (``offsets`` (B,) int64: first token of each sentence), so
+    that at time step ``t`` the live sentences are the first ``steps[t]`` ones. Per token (N of
+    them): ``u`` (N,) int64 index of its distinct word; per distinct word (U): ``ukeys`` (its
+    normalised form), ``uw``, ``unp`` (U,) int64 word ids, ``ucl`` (U, 3) int64 cluster ids,
+    ``uch`` (U, MAX_CHARS) int64 character ids; the multi-hot clues as sorted coordinates
+    ``fl_indptr`` (N + 1,) and ``fl_indices`` (nnz,) int32 (a CSR matrix of N rows)."""
+    order = sorted(range(len(items)), key=lambda i: -len(items[i]["w"]))
+    lengths = np.fromiter((len(items[i]["w"]) for i in order), np.int64, len(order))
+    offsets = np.zeros(len(order), np.int64)
+    if len(order) > 1:
+        np.cumsum(lengths[:-1], out=offsets[1:])
+    uniq: dict[str, int] = {}
+    u: list[int] = []
+    uw: list[int] = []
+    unp: list[int] = []
+    ucl: list = []
+    rows: list[list[int]] = []
+    indptr = [0]
+    indices: list[int] = []
+    for i in order:
+        x = items[i]
+        for k, w, p, c, ids, fl in zip(x["key"], x["w"], x["np"], x["cl"], x["ch"], x["fl"], strict=True):
+            j = uniq.get(k)
+            if j is None:
+                j = uniq[k] = len(rows)
+                rows.append(ids)
+                uw.append(w)
+                unp.append(p)
+                ucl.append(c)
+            u.append(j)
+            indices.extend(sorted(set(fl)))
+            indptr.append(len(indices))
+    uch = np.zeros((len(rows), MAX_CHARS), np.int64)
+    for j, ids in enumerate(rows):
+        uch[j, : len(ids)] = ids
+    T = int(lengths[0]) if len(lengths) else 0
+    return {
+        "order": np.asarray(order, np.int64), "lengths": lengths, "offsets": offsets,
+        "steps": (lengths[None, :] > np.arange(T)[:, None]).sum(axis=1),
+        "u": np.asarray(u, np.int64), "ukeys": list(uniq),
+        "uw": np.asarray(uw, np.int64), "unp": np.asarray(unp, np.int64),
+        "ucl": np.asarray(ucl, np.int64).reshape(-1, 3), "uch": uch,
+        "fl_indptr": np.asarray(indptr, np.int64), "fl_indices": np.asarray(indices, np.int32),
+    }
