@@ -83,7 +83,7 @@ def main() -> int:
             if old[k] != new[k]:
                 diff[k] += 1
         if old["entities"] == new["entities"]:
-            max_score = max([max_score, *(abs(a - b) for a, b in zip(old["scores"], new["scores"]))])
+            max_score = max([max_score, *(abs(a - b) for a, b in zip(old["scores"], new["scores"]) if a is not None and b is not None)])
         elif shown < 5:
             shown += 1
             o = {tuple(e) for e in old["entities"]}

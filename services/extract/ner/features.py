@@ -80,8 +80,9 @@ def sentence_spans(text: str, spans: Sequence[tuple[int, int]]) -> list[list[tup
     sents: list[list[tuple[int, int]]] = []
     cur: list[tuple[int, int]] = []
     prev_end = 0
+    find = text.find
     for s, e in spans:
-        if cur and "\n" in text[prev_end:s]:
+        if cur and find("\n", prev_end, s) >= 0:
             sents.append(cur)
             cur = []
         cur.append((s, e))
