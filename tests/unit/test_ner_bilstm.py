@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from services.extract.ner.neural import DEFAULT_NEURAL_PATH, NeuralRecognizer
-from services.extract.ner.neural_features import Featurizer, pad_batch, token_flags
+from services.extract.ner.neural_features import Featurizer, pack_batch, pad_batch, token_flags
 from services.extract.ner.neural_net import BiLstmCrf
 from services.extract.recognize import Recognizer
 from tests.conftest import shared_file
@@ -90,6 +90,32 @@ def test_numpy_bilstm_matches_reference_and_padding() -> None:
     hb = _reference_lstm(x[::-1], P["lstm_w_ih_r"], P["lstm_w_hh_r"], P["lstm_b_r"])[::-1]
     ref = np.concatenate([hf, hb], 1) @ P["out_w"].T + P["out_b"]
     assert np.allclose(em[0], ref, atol=1e-4)
+
+
+def test_packed_batch_gives_the_padded_results() -> None:
+    """The recognizer's packed path (no padding, sentences by decreasing length) gives the
+    emissions, Viterbi paths and marginals of the padded one, in the packed order."""
+    net = BiLstmCrf(_random_params())
+    rng = np.random.default_rng(1)
+    items = []
+    for n in (3, 1, 5, 5, 2):
+        keys = [str(k) for k in rng.integers(0, 4, n)]
+        items.append({"key": keys, "w": [2 + int(k) for k in keys], "np": [2 + int(k) for k in keys],
+                      "ch": [[1 + int(k), 2] for k in keys], "cl": [(int(k), 1, 2) for k in keys],
+                      "fl": [sorted({int(f) for f in rng.integers(0, 4, 2)}) for _ in keys]})
+    padded = pad_batch(items, 4, dedupe=True)
+    em = net.emissions(padded)
+    paths = net.viterbi(em, padded["mask"])
+    marg = net.marginals(em, padded["mask"])
+    packed = pack_batch(items)
+    assert list(packed["lengths"]) == [5, 5, 3, 2, 1]
+    pem = net.packed_emissions(packed)
+    ppaths, pmarg = net.packed_decode(pem, packed["lengths"], marginals=True)
+    for b, i in enumerate(packed["order"]):
+        o, n = packed["offsets"][b], packed["lengths"][b]
+        assert np.allclose(pem[o : o + n], em[i, :n], atol=1e-5)
+        assert ppaths[b] == paths[i]
+        assert np.allclose(pmarg[b], marg[i, :n], atol=1e-5)
 
 
 def test_viterbi_and_marginals_agree_with_brute_force() -> None:

@@ -80,8 +80,9 @@ def sentence_spans(text: str, spans: Sequence[tuple[int, int]]) -> list[list[tup
     sents: list[list[tuple[int, int]]] = []
     cur: list[tuple[int, int]] = []
     prev_end = 0
+    find = text.find
     for s, e in spans:
-        if cur and "\n" in text[prev_end:s]:
+        if cur and find("\n", prev_end, s) >= 0:
             sents.append(cur)
             cur = []
         cur.append((s, e))
@@ -174,6 +175,34 @@ def _multiword_heads(gaz: Gazetteer) -> frozenset[str]:
     return hit[1]
 
 
+_SINGLES: dict[int, tuple[object, dict]] = {}
+
+
+def _single_matches(gaz: Gazetteer) -> dict:
+    """``word -> features`` memo of :func:`_single_hit` for one table (cached per table)."""
+    hit = _SINGLES.get(id(gaz))
+    if hit is None or hit[0] is not gaz:
+        hit = (gaz, {})
+        _SINGLES[id(gaz)] = hit
+        if len(_SINGLES) > 16:
+            _SINGLES.pop(next(iter(_SINGLES)))
+    return hit[1]
+
+
+def _single_hit(w: str, gaz: Gazetteer, heads: frozenset[str]) -> tuple[str, ...] | bool:
+    """``False`` when a form of ``w`` starts a multi-word entry (the full search is needed),
+    else the ``gzU:`` features its forms give alone, in :func:`gazetteer_matches` order."""
+    firsts = _first_variants(w)
+    if any(f in heads for f in firsts):
+        return False
+    seen: list[str] = []
+    for first in firsts:
+        for k in gaz.get((first,)) or ():
+            if k not in seen:
+                seen.append(k)
+    return tuple("gzU:" + k for k in seen)
+
+
 def gazetteer_matches(norms: Sequence[str], gaz: Gazetteer, max_len: int) -> list[list[str]]:
     """Per token, gazetteer features ``gz<tag>:<LABEL>:<src>`` of the longest match per key.
 
@@ -185,10 +214,20 @@ def gazetteer_matches(norms: Sequence[str], gaz: Gazetteer, max_len: int) -> lis
     if not gaz:
         return out
     heads = _multiword_heads(gaz)
-    firsts = [_first_variants(w) for w in norms]
+    single = _single_matches(gaz)
     for i in range(n):
+        w = norms[i]
+        hit = single.get(w)
+        if hit is None:
+            hit = _single_hit(w, gaz, heads)
+            if len(single) < 500_000:
+                single[w] = hit
+        if hit is not False:  # no multi-word entry starts here: the one-token features alone
+            if hit:
+                out[i].extend(hit)
+            continue
         seen: set[str] = set()
-        for first in firsts[i]:
+        for first in _first_variants(w):
             longest = min(max_len, n - i) if first in heads else 1
             for L in range(longest, 0, -1):
                 keys = gaz.get((first, *norms[i + 1 : i + L]))

@@ -33,7 +33,7 @@ from services.extract.ner import clusters as clusters_mod
 from services.extract.ner import gazetteers as gaz_mod
 from services.extract.ner.bio import bio_spans
 from services.extract.ner.features import DOC_WINDOW, sentence_spans, tokenize, word_forms
-from services.extract.ner.neural_features import Featurizer, doc_clues, pad_batch
+from services.extract.ner.neural_features import Featurizer, doc_clues, pack_batch
 from services.extract.ner.neural_net import BiLstmCrf, EnsembleNet
 from shared.arabic import entity_key
 from shared.schemas import ENTITY_LABELS, Entity
@@ -61,7 +61,7 @@ class NeuralRecognizer:
     name = "bilstm"
 
     def __init__(self, model_path: Path | str | None = None, batch_tokens: int = 6000,
-                 propagate: bool = True, nisba: bool = True) -> None:
+                 propagate: bool = True, nisba: bool = True, pack_tokens: int = 32_768) -> None:
         self.model_path = Path(model_path) if model_path else DEFAULT_NEURAL_PATH
         if not self.model_path.exists():
             raise FileNotFoundError(f"neural NER model not found: {self.model_path}")
@@ -85,7 +85,8 @@ class NeuralRecognizer:
         self.propagate = propagate
         # a person's name goes on through a following nisba (... السوداني): see extend_nisba
         self.nisba = nisba
-        self.batch_tokens = batch_tokens
+        self.batch_tokens = batch_tokens  # kept for callers; the packed network needs no padding
+        self.pack_tokens = pack_tokens
         self._tag_index = {t: i for i, t in enumerate(self.tags)}
 
     # ------------------------------------------------------------------ tagging
@@ -101,26 +102,28 @@ class NeuralRecognizer:
             return self._run_batches(items, marginals)
 
     def _run_batches(self, items: Sequence[dict], marginals: bool) -> tuple[list[list[int]], list]:
-        order = sorted(range(len(items)), key=lambda i: len(items[i]["w"]))
+        """Tag ids of each item and (with ``marginals``) its ``(n, K)`` float32 marginals.
+
+        All the sentences go through the network together (:func:`pack_batch`, no padding),
+        in groups of at most :attr:`pack_tokens` tokens (longest sentences first) to bound the
+        memory (about 4 KB per token)."""
+        order = sorted(range(len(items)), key=lambda i: -len(items[i]["w"]))
         paths: list = [None] * len(items)
         probs: list = [None] * len(items)
         k = 0
         while k < len(order):
-            T = len(items[order[k]]["w"])
-            j = k
-            while j < len(order) and (j - k + 1) * max(T, len(items[order[j]]["w"])) <= self.batch_tokens:
-                T = max(T, len(items[order[j]]["w"]))
+            j, n = k, 0
+            while j < len(order) and (j == k or n + len(items[order[j]]["w"]) <= self.pack_tokens):
+                n += len(items[order[j]]["w"])
                 j += 1
-            j = max(j, k + 1)
-            idx = order[k:j]
-            batch = pad_batch([items[i] for i in idx], self.feat.n_flags, dedupe=True)
-            em = self.net.emissions(batch)
-            ps = self.net.viterbi(em, batch["mask"])
-            mg = self.net.marginals(em, batch["mask"]) if marginals else None
-            for b, i in enumerate(idx):
+            group = order[k:j]
+            batch = pack_batch([items[i] for i in group])
+            ps, mg = self.net.packed_decode(self.net.packed_emissions(batch), batch["lengths"], marginals)
+            for b, g in enumerate(batch["order"]):
+                i = group[g]
                 paths[i] = ps[b]
-                if mg is not None:
-                    probs[i] = mg[b, : len(ps[b])]
+                if marginals:
+                    probs[i] = mg[b]
             k = j
         return paths, probs
 

@@ -19,10 +19,12 @@ import numpy as np
 from services.extract.ner.features import (
     CUE_ORG,
     CUE_PERS,
+    _doc_key,
     cue_kinds,
     gazetteer_matches,
     local_signals,
     shape,
+    strip_prefix,
     word_forms,
 )
 
@@ -90,13 +92,48 @@ def token_flags(norms: Sequence[str], nopre: Sequence[str], tokens: Sequence[str
 
 
 _DOC_SET = frozenset(_DOC_SIGNALS)
+_WORD_DOC: dict[str, tuple[str | None, bool, tuple[str, ...]]] = {}
+
+
+def _word_doc(w: str) -> tuple[str | None, bool, tuple[str, ...]]:
+    """Of a normalised word: its document key, whether it gives ``pre``, and the ``c*`` cue
+    signals it gives the next word (as :func:`features.local_signals` names them); cached."""
+    hit = _WORD_DOC.get(w)
+    if hit is None:
+        np_ = strip_prefix(w)
+        hit = (_doc_key(w), w.startswith("ال") or np_ != w, tuple("c" + k for k in cue_kinds(w, np_)))
+        if len(_WORD_DOC) < 500_000:
+            _WORD_DOC[w] = hit
+    return hit
+
+
+def doc_signals(norms: Sequence[str], gz: Sequence[Sequence[str]]) -> list[tuple[str | None, list[str]]]:
+    """:func:`features.local_signals` restricted to what the network reads: per token its
+    document key and, of the clues the mention gives, the cue (``cP`` ``cO`` ``cL``), ``pre``
+    and gazetteer-label (``g<LABEL>``) ones; the ``pv=``/``nx=`` word clues are left out (no
+    count of them is read). Same counts of :data:`_DOC_SIGNALS` as ``local_signals``."""
+    out: list[tuple[str | None, list[str]]] = []
+    prev_cues: tuple[str, ...] = ()
+    for i, w in enumerate(norms):
+        key, pre, cues = _word_doc(w)
+        if key is None:
+            out.append((None, []))
+        else:
+            sig = list(prev_cues) if i > 0 else []
+            if pre:
+                sig.append("pre")
+            for g in gz[i]:
+                sig.append("g" + g.split(":", 2)[1])
+            out.append((key, sig))
+        prev_cues = cues
+    return out
 
 
 def doc_clues(sentences: Sequence[Sequence[str]], gzs, window: int | None):
     """Per sentence: its :func:`local_signals` and ``doc key -> {signal: count}`` of the document
     clues the network reads, over the document (``window`` sentences either side, or all of
     them when None). Same counts as :func:`features.document_contexts` for those signals."""
-    locs = [local_signals([word_forms(t)[0] for t in s], g) for s, g in zip(sentences, gzs, strict=True)]
+    locs = [doc_signals([word_forms(t)[0] for t in s], g) for s, g in zip(sentences, gzs, strict=True)]
     per_sent: list[dict[str, dict[str, int]]] = []
     for loc in locs:
         d: dict[str, dict[str, int]] = {}
@@ -146,6 +183,8 @@ class Featurizer:
         self._static_cache: dict[str, list[int]] = {}
         self._cl_cache: dict[str, tuple[int, int, int]] = {}
         self._cue_cache: dict[str, tuple[list[int], list[int]]] = {}
+        self._gz_cache: dict[str, tuple[list[int], list[int], list[int]]] = {}
+        self._tok_cache: dict[str, tuple] = {}
 
     def gz(self, tokens: Sequence[str]) -> list[list[str]]:
         return gazetteer_matches([word_forms(t)[0] for t in tokens], self.gaz, self.gaz_max)
@@ -181,6 +220,15 @@ class Featurizer:
                 self._cue_cache[w] = hit
         return hit
 
+    def _gz_ids(self, g: str) -> tuple[list[int], list[int], list[int]]:
+        """Flag ids of a gazetteer feature on the token itself, on the one before (``-1``) and
+        on the one after (``+1``), each an empty list when the network has no such flag."""
+        hit = self._gz_cache.get(g)
+        if hit is None:
+            fi = self.flag_index
+            hit = self._gz_cache[g] = tuple([fi[f]] if f in fi else [] for f in (g, "-1" + g, "+1" + g))
+        return hit
+
     def context_ids(self, norms: Sequence[str], nopre: Sequence[str], gz: Sequence[Sequence[str]],
                     doc=None, own=None) -> list[list[int]]:
         """Flag ids of :func:`context_flags` (the same set per token, unknown flags dropped),
@@ -188,23 +236,26 @@ class Featurizer:
         fi = self.flag_index
         n = len(norms)
         cues = [self._cue_ids(w, p) for w, p in zip(norms, nopre, strict=True)]
+        gzi = [[self._gz_ids(g) for g in gs] if gs else () for gs in gz]
         bos, eos = fi.get("bos"), fi.get("eos")
         out: list[list[int]] = []
         for i in range(n):
-            ids = [fi[g] for g in gz[i] if g in fi] if gz[i] else []
+            ids: list[int] = []
+            for own_, _, _ in gzi[i]:
+                ids += own_
             if i > 0:
-                if gz[i - 1]:
-                    ids.extend(fi[f] for f in ("-1" + g for g in gz[i - 1]) if f in fi)
-                ids.extend(cues[i - 1][0])
+                for _, m1, _ in gzi[i - 1]:
+                    ids += m1
+                ids += cues[i - 1][0]
             elif bos is not None:
                 ids.append(bos)
             if i + 1 < n:
-                if gz[i + 1]:
-                    ids.extend(fi[f] for f in ("+1" + g for g in gz[i + 1]) if f in fi)
+                for _, _, p1 in gzi[i + 1]:
+                    ids += p1
             elif eos is not None:
                 ids.append(eos)
             if i > 1:
-                ids.extend(cues[i - 2][1])
+                ids += cues[i - 2][1]
             if own is not None and own[i][0] is not None:
                 key, mine = own[i]
                 other = doc.get(key)
@@ -217,10 +268,25 @@ class Featurizer:
             out.append(ids)
         return out
 
+    def _token(self, t: str) -> tuple:
+        """Context-free arrays of a token (cached per token string): normalised form, form
+        without proclitics, word id, proclitic-free word id, character ids, cluster ids and
+        static flag ids."""
+        hit = self._tok_cache.get(t)
+        if hit is None:
+            w, p, _ = word_forms(t)
+            wi, fi = self.word_index, self.flag_index
+            wid = wi.get(w, UNK)
+            st = [fi[f] for f in static_flags(t, w, p, self.counts) if f in fi]
+            hit = (w, p, wid, wi.get(p, wid), self._chars(w), self._cl(w, p), st)
+            if len(self._tok_cache) < 500_000:
+                self._tok_cache[t] = hit
+        return hit
+
     def sentence(self, tokens: Sequence[str], doc=None, gz=None, own=None) -> dict:
         """Arrays of one sentence: ``w``, ``np`` (n,), ``ch`` list of char id lists, ``cl`` (n, 3),
         ``fl`` list of flag index lists."""
-        infos = [word_forms(t) for t in tokens]
+        infos = [self._token(t) for t in tokens]
         norms = [x[0] for x in infos]
         nopre = [x[1] for x in infos]
         if gz is None:
@@ -229,24 +295,14 @@ class Featurizer:
             own = local_signals(norms, gz) if doc else None
         elif not doc:
             own = None
-        fi = self.flag_index
         ctx = self.context_ids(norms, nopre, gz, doc, own)
-        fl = []
-        for t, w, p, c in zip(tokens, norms, nopre, ctx, strict=True):
-            st = self._static_cache.get(t)
-            if st is None:
-                st = [fi[f] for f in static_flags(t, w, p, self.counts) if f in fi]
-                if len(self._static_cache) < 500_000:
-                    self._static_cache[t] = st
-            fl.append(st + c)
-        wi = self.word_index
         return {
             "key": norms,
-            "w": [wi.get(w, UNK) for w in norms],
-            "np": [wi.get(p, wi.get(w, UNK)) for w, p in zip(norms, nopre, strict=True)],
-            "ch": [self._chars(w) for w in norms],
-            "cl": [self._cl(w, p) for w, p in zip(norms, nopre, strict=True)],
-            "fl": fl,
+            "w": [x[2] for x in infos],
+            "np": [x[3] for x in infos],
+            "ch": [x[4] for x in infos],
+            "cl": [x[5] for x in infos],
+            "fl": [x[6] + c for x, c in zip(infos, ctx, strict=True)],
         }
 
 
@@ -306,3 +362,54 @@ def pad_batch(items: Sequence[dict], n_flags: int, dedupe: bool = False) -> dict
     else:
         out["ch"] = ch
     return out
+
+
+def pack_batch(items: Sequence[dict]) -> dict:
+    """Packed arrays of a batch of :meth:`Featurizer.sentence` outputs: no padding.
+
+    Sentences are put in order of decreasing length (``order`` (B,) int64: position ``b`` holds
+    ``items[order[b]]``; ``lengths`` (B,) int64 non-increasing, every length >= 1) and their
+    tokens concatenated in that order (``offsets`` (B,) int64: first token of each sentence), so
+    that at time step ``t`` the live sentences are the first ``steps[t]`` ones. Per token (N of
+    them): ``u`` (N,) int64 index of its distinct word; per distinct word (U): ``ukeys`` (its
+    normalised form), ``uw``, ``unp`` (U,) int64 word ids, ``ucl`` (U, 3) int64 cluster ids,
+    ``uch`` (U, MAX_CHARS) int64 character ids; the multi-hot clues as sorted coordinates
+    ``fl_indptr`` (N + 1,) and ``fl_indices`` (nnz,) int32 (a CSR matrix of N rows)."""
+    order = sorted(range(len(items)), key=lambda i: -len(items[i]["w"]))
+    lengths = np.fromiter((len(items[i]["w"]) for i in order), np.int64, len(order))
+    offsets = np.zeros(len(order), np.int64)
+    if len(order) > 1:
+        np.cumsum(lengths[:-1], out=offsets[1:])
+    uniq: dict[str, int] = {}
+    u: list[int] = []
+    uw: list[int] = []
+    unp: list[int] = []
+    ucl: list = []
+    rows: list[list[int]] = []
+    indptr = [0]
+    indices: list[int] = []
+    for i in order:
+        x = items[i]
+        for k, w, p, c, ids, fl in zip(x["key"], x["w"], x["np"], x["cl"], x["ch"], x["fl"], strict=True):
+            j = uniq.get(k)
+            if j is None:
+                j = uniq[k] = len(rows)
+                rows.append(ids)
+                uw.append(w)
+                unp.append(p)
+                ucl.append(c)
+            u.append(j)
+            indices.extend(sorted(set(fl)))
+            indptr.append(len(indices))
+    uch = np.zeros((len(rows), MAX_CHARS), np.int64)
+    for j, ids in enumerate(rows):
+        uch[j, : len(ids)] = ids
+    T = int(lengths[0]) if len(lengths) else 0
+    return {
+        "order": np.asarray(order, np.int64), "lengths": lengths, "offsets": offsets,
+        "steps": (lengths[None, :] > np.arange(T)[:, None]).sum(axis=1),
+        "u": np.asarray(u, np.int64), "ukeys": list(uniq),
+        "uw": np.asarray(uw, np.int64), "unp": np.asarray(unp, np.int64),
+        "ucl": np.asarray(ucl, np.int64).reshape(-1, 3), "uch": uch,
+        "fl_indptr": np.asarray(indptr, np.int64), "fl_indices": np.asarray(indices, np.int32),
+    }

@@ -54,6 +54,10 @@ class BiLstmCrf:
             k = p["conv_w"].shape[2]
             self.k = k
             self.conv_w = np.ascontiguousarray(p["conv_w"].transpose(2, 1, 0).reshape(-1, p["conv_w"].shape[0]))
+            # rows of the input weights that the multi-hot clues read (the last input features)
+            self._n_flags = self.w_ih.shape[0] - (2 * p["word_emb"].shape[1] + p["conv_w"].shape[0]
+                                                  + sum(p[f"cl{j}_emb"].shape[1] for j in range(3)))
+            self._w_fl = np.ascontiguousarray(self.w_ih[-self._n_flags:])
 
     def _char_features(self, ch: np.ndarray) -> np.ndarray:
         """Max-pooled ReLU char-CNN features of (N, L) character ids -> (N, F)."""
@@ -128,6 +132,122 @@ class BiLstmCrf:
             out[:, r, H:] = h[:, H:]
         return out @ p["out_w"].T + p["out_b"]
 
+    def packed_emissions(self, batch: Mapping) -> np.ndarray:
+        """Tag scores ``(N, K)`` float32 of the N tokens of a :func:`pack_batch` batch, in its
+        token order (sentences by decreasing length, concatenated).
+
+        The same numbers as :meth:`emissions` without padding: the LSTM runs both directions
+        over all the sentences at once, one matrix product per direction and time step for the
+        ``steps[t]`` sentences still running (the forward one reads token ``t`` of each, the
+        backward one token ``length - 1 - t``); the multi-hot clues enter as a sparse product."""
+        import scipy.sparse as sp
+
+        p = self.p
+        H, H4 = self.H, 4 * self.H
+        lengths, offsets, steps = batch["lengths"], batch["offsets"], batch["steps"]
+        N = int(lengths.sum())
+        xu = np.concatenate([p["word_emb"][batch["uw"]], p["word_emb"][batch["unp"]],
+                             self._cached_char_features(batch["ukeys"], batch["uch"]),
+                             *[p[f"cl{j}_emb"][batch["ucl"][:, j]] for j in range(3)]], axis=-1)
+        nf = self._n_flags
+        xi = (xu @ self.w_ih[:-nf])[batch["u"]]
+        fl = sp.csr_matrix((np.ones(len(batch["fl_indices"]), np.float32), batch["fl_indices"],
+                            batch["fl_indptr"]), shape=(N, nf))
+        xi += fl @ self._w_fl
+        xi += self.b_ih
+        # time-major token indices: step t covers the first steps[t] sentences
+        T = len(steps)
+        starts = np.zeros(T + 1, np.int64)
+        np.cumsum(steps, out=starts[1:])
+        live = np.arange(starts[-1]) - np.repeat(starts[:-1], steps)  # sentence of each entry
+        t_of = np.repeat(np.arange(T), steps)
+        idx_f = offsets[live] + t_of
+        idx_b = offsets[live] + lengths[live] - 1 - t_of
+        xf = xi[idx_f, :H4]
+        xb = xi[idx_b, H4:]
+        B = len(lengths)
+        h = np.zeros((B, 2 * H), np.float32)
+        c = np.zeros((B, 2 * H), np.float32)
+        of = np.empty((N, H), np.float32)
+        ob = np.empty((N, H), np.float32)
+        g = np.empty((B, 8 * H), np.float32)
+        for t in range(T):
+            n, s = int(steps[t]), int(starts[t])
+            gt = g[:n]
+            np.matmul(h[:n, :H], self.whh_f, out=gt[:, :H4])
+            np.matmul(h[:n, H:], self.whh_b, out=gt[:, H4:])
+            gt[:, :H4] += xf[s : s + n]
+            gt[:, H4:] += xb[s : s + n]
+            a = np.tanh(gt, out=gt)
+            af, ab = a[:, :H4], a[:, H4:]
+            cf = c[:n, :H]
+            cf *= 0.5 * (1 + af[:, H : 2 * H])
+            cf += 0.5 * (1 + af[:, :H]) * af[:, 2 * H : 3 * H]
+            cb = c[:n, H:]
+            cb *= 0.5 * (1 + ab[:, H : 2 * H])
+            cb += 0.5 * (1 + ab[:, :H]) * ab[:, 2 * H : 3 * H]
+            h[:n, :H] = 0.5 * (1 + af[:, 3 * H :]) * np.tanh(cf)
+            h[:n, H:] = 0.5 * (1 + ab[:, 3 * H :]) * np.tanh(cb)
+            of[s : s + n] = h[:n, :H]
+            ob[s : s + n] = h[:n, H:]
+        out = np.empty((N, 2 * H), np.float32)
+        out[idx_f, :H] = of
+        out[idx_b, H:] = ob
+        return out @ p["out_w"].T + p["out_b"]
+
+    def packed_decode(self, em: np.ndarray, lengths: np.ndarray, marginals: bool = True
+                      ) -> tuple[list[list[int]], list[np.ndarray] | None]:
+        """Viterbi tag ids of each sentence of a packed batch (``em`` (N, K) float32 from
+        :meth:`packed_emissions`, ``lengths`` (B,) int64 non-increasing, each >= 1) and, with
+        ``marginals``, its ``(length, K)`` float32 CRF marginals; sentences in the batch's order.
+
+        The recursions of :meth:`viterbi` and :meth:`marginals` (same numbers), time-major:
+        step ``t`` updates only the sentences still running (a prefix of the batch), and the
+        back-pointers are followed for all sentences at once."""
+        trans, start, end = self.p["trans"], self.p["start"], self.p["end"]
+        B, T, K = len(lengths), int(lengths[0]), em.shape[1]
+        offsets = np.zeros(B, np.int64)
+        np.cumsum(lengths[:-1], out=offsets[1:])
+        live = np.arange(T)[:, None] < lengths[None, :]  # (T, B)
+        steps = live.sum(axis=1)
+        tt, bb = np.nonzero(live)
+        e = np.zeros((T, B, K), np.float32)
+        e[tt, bb] = em[offsets[bb] + tt]
+        # Viterbi
+        score = start + e[0]
+        back = np.zeros((T, B, K), np.int64)
+        for t in range(1, T):
+            n = int(steps[t])
+            cand = score[:n, :, None] + trans[None]
+            best = cand.argmax(axis=1)
+            score[:n] = np.take_along_axis(cand, best[:, None, :], axis=1)[:, 0] + e[t, :n]
+            back[t, :n] = best
+        tags = np.zeros((B, T), np.int64)
+        cur = (score + end).argmax(axis=1)
+        rows = np.arange(B)
+        tags[rows, lengths - 1] = cur
+        for t in range(T - 1, 0, -1):
+            n = int(steps[t])
+            cur[:n] = back[t, rows[:n], cur[:n]]
+            tags[rows[:n], t - 1] = cur[:n]
+        paths = [tags[b, : int(lengths[b])].tolist() for b in range(B)]
+        if not marginals:
+            return paths, None
+        # forward-backward
+        alpha = np.zeros((T, B, K), np.float32)
+        alpha[0] = start + e[0]
+        for t in range(1, T):
+            n = int(steps[t])
+            alpha[t, :n] = _logsumexp(alpha[t - 1, :n, :, None] + trans[None], axis=1) + e[t, :n]
+        beta = np.zeros((T, B, K), np.float32)
+        beta[lengths - 1, rows] = end
+        for t in range(T - 2, -1, -1):
+            n = int(steps[t + 1])
+            beta[t, :n] = _logsumexp(trans[None] + (e[t + 1, :n] + beta[t + 1, :n])[:, None, :], axis=2)
+        z = _logsumexp(alpha[lengths - 1, rows] + end, axis=1)
+        mg = np.exp(alpha + beta - z[None, :, None])
+        return paths, [mg[: int(lengths[b]), b] for b in range(B)]
+
     def viterbi(self, em: np.ndarray, mask: np.ndarray) -> list[list[int]]:
         trans, start, end = self.p["trans"], self.p["start"], self.p["end"]
         B, T, K = em.shape
@@ -183,6 +303,12 @@ class EnsembleNet:
 
     def emissions(self, batch: Mapping[str, np.ndarray]) -> np.ndarray:
         return np.mean([n.emissions(batch) for n in self.nets], axis=0)
+
+    def packed_emissions(self, batch: Mapping) -> np.ndarray:
+        return np.mean([n.packed_emissions(batch) for n in self.nets], axis=0)
+
+    def packed_decode(self, em: np.ndarray, lengths: np.ndarray, marginals: bool = True):
+        return self.crf.packed_decode(em, lengths, marginals)
 
     def viterbi(self, em: np.ndarray, mask: np.ndarray) -> list[list[int]]:
         return self.crf.viterbi(em, mask)
