@@ -697,7 +697,7 @@ def storm_proxy(infrastructure: Settings) -> Iterator[StormProxy]:
 
 
 def test_a_429_storm_is_waited_out(storm_proxy, make_pipeline, infrastructure, tmp_path):
-    """300 articles through an index service that reaches Elasticsearch only through
+    """300 articles through events and index services that reach Elasticsearch only through
     :class:`StormProxy`: every bulk request refused with 429 for 12 s, then four bulk requests
     with every other item refused with 429. Every article is indexed exactly once (counted on
     the real Elasticsearch), nothing is dead-lettered, and the proxy did answer 429s."""
@@ -715,11 +715,15 @@ def test_a_429_storm_is_waited_out(storm_proxy, make_pipeline, infrastructure, t
              f"{counts.passed} requests passed")
         assert counts.whole_429 >= 2, f"expected the storm to refuse the retried bulk request too, saw {counts}"
         assert counts.item_429 >= 1, f"expected bulk items answered 429, saw {counts}"
-        log = Path(processes.status(pipe.settings)["index"]["log"]).read_text(errors="replace").splitlines()
+        # both stages that write to Elasticsearch go through the proxy: the events stage (event
+        # documents) may meet the storm first, the index after it
+        status = processes.status(pipe.settings)
+        log = [line for name in ("events", "index")
+               for line in Path(status[name]["log"]).read_text(errors="replace").splitlines()]
         whole = [line for line in log if "bulk write of" in line and "429" in line and "; retry " in line]
         items = [line for line in log if "Elasticsearch asked to retry" in line]
         _log(f"index log: {len(whole)} whole-request retries, {len(items)} item retries, e.g.\n"
              + "\n".join(line[:240] for line in (whole[:1] + items[:1])))
-        assert whole and items, ("expected the index log to show retries of 429 answers, whole and per item; "
+        assert whole and items, ("expected the events and index logs to show retries of 429 answers, whole and per item; "
                                  f"saw {len(whole)} and {len(items)}:\n" + "\n".join(log[-30:]))
         assert_exactly_indexed(pipe, real, articles)
