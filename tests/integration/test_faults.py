@@ -472,8 +472,9 @@ def test_sigkill_of_each_service_kafka_and_elasticsearch_loses_and_duplicates_no
 
 
 def test_sigterm_during_an_elasticsearch_outage_commits_nothing_undelivered(make_pipeline, local_servers, tmp_path):
-    """Feed 150 articles; once some are indexed, SIGKILL Elasticsearch; feed 150 more; SIGTERM
-    the index service while it retries; start Elasticsearch and then the index again.
+    """Feed 150 articles; once some are indexed, stop the index, feed 150 more and let them all
+    through the events stage (which needs Elasticsearch as well); SIGKILL Elasticsearch, start the
+    index, SIGTERM it while it retries; start Elasticsearch and then the index again.
 
     Elasticsearch is SIGKILLed, not SIGSTOPped: a stopped node accepts connections and answers
     nothing, so the index would sit in one bulk request until the client's 120 s timeout before
@@ -489,11 +490,20 @@ def test_sigterm_during_an_elasticsearch_outage_commits_nothing_undelivered(make
         first, second = write_chunks(articles, tmp_path, 150)
         pipe.feed(first)
         before_kill = wait_for("some articles indexed", lambda: indexed_count(pipe.settings), lambda n: n > 0, 180)
+        # the events stage needs Elasticsearch too, so during the outage nothing new would reach
+        # the index: stop the index, let every article reach articles.clustered, then the outage
         index = processes.status(pipe.settings)["index"]
-        log_start = Path(index["log"]).stat().st_size
+        os.kill(index["pid"], signal.SIGTERM)
+        wait_for("the index service to stop", lambda: processes.status(pipe.settings)["index"]["running"],
+                 lambda running: not running, processes.STOP_GRACE_SECONDS)
+        pipe.feed(second)
+        wait_for("every article through the events stage", lambda: pipeline_status(pipe.settings),
+                 lambda s: s["groups"]["events"]["committed"] >= len(articles) and lag_of(s, "events") == 0, 300)
 
         sigkill_server(local_servers, "elasticsearch")
-        pipe.feed(second)
+        log_start = Path(index["log"]).stat().st_size
+        assert processes.up(pipe.settings, progress=_quiet) == ["index"]
+        index = processes.status(pipe.settings)["index"]
         wait_for("the index service to retry Elasticsearch",
                  lambda: Path(index["log"]).read_text(errors="replace")[log_start:],
                  lambda text: "failed (" in text and "; retry " in text, 90)
