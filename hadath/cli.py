@@ -509,7 +509,8 @@ def _when(ts: str | None) -> str:
 
 def _top_entities(entity_keys: dict | None, n: int = 4) -> str:
     """The ``n`` most mentioned entity keys of an event over all labels: ``LOC:بغداد (3), …``."""
-    flat = [(e["count"], label, e["value"]) for label, entries in (entity_keys or {}).items() for e in entries or []]
+    flat = [(e["count"], label, e.get("display") or e["value"])
+            for label, entries in (entity_keys or {}).items() for e in entries or []]
     flat.sort(key=lambda t: (-t[0], t[1], t[2]))
     return ", ".join(f"{label}:{value} ({count})" for count, label, value in flat[:n])
 
@@ -631,7 +632,7 @@ def print_event(view: dict) -> None:
     out.print(" · ".join(facts), highlight=False)
     for label, entries in (e.get("entity_keys") or {}).items():
         if entries:
-            out.print(f"{label}: " + ", ".join(f"{x['value']} ({x['count']})" for x in entries[:6]),
+            out.print(f"{label}: " + ", ".join(f"{x.get('display') or x['value']} ({x['count']})" for x in entries[:6]),
                       markup=False, highlight=False)
     if e.get("places"):
         out.print("places: " + ", ".join(f"{p.get('name')}" + (f" ({p['country_code']})" if p.get("country_code") else "")

@@ -259,7 +259,8 @@ def events_mappings() -> dict[str, Any]:
     searches candidate events by; ``merged_into`` is set on an event merged into another.
     """
     keyword = {"type": "keyword", "ignore_above": KEYWORD_MAX_CHARS}
-    count_key = {"properties": {"value": keyword, "count": {"type": "integer"}}}
+    count_key = {"properties": {"value": keyword, "count": {"type": "integer"},
+                                "display": {"type": "keyword", "index": False, "doc_values": False}}}
     return {
         "dynamic": "strict",
         "properties": {

@@ -148,8 +148,11 @@ def build_query(query: str | None, *, entities: list[tuple[str, str]] = (), sour
         "query": {"bool": {"must": must or [{"match_all": {}}], "should": should, "filter": filters,
                            "must_not": must_not}},
         "aggs": aggs,
-        "highlight": {"fields": {"body": {"fragment_size": 160, "number_of_fragments": 2},
-                                 "title": {"number_of_fragments": 0}}},
+        # fvh over both analyses (the fields keep term vectors): a word matched only through
+        # ``.exact`` (a name the query keeps whole) is marked as well
+        "highlight": {"type": "fvh", "fields": {
+            "body": {"fragment_size": 160, "number_of_fragments": 2, "matched_fields": ["body", "body.exact"]},
+            "title": {"number_of_fragments": 0, "matched_fields": ["title", "title.exact"]}}},
         "_source": {"excludes": ["body", "signature", "dedup_keys", "entity_keys", NAMES_FIELD]},
     }
     if group_by_event:

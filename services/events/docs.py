@@ -15,7 +15,7 @@ entries of its places. :func:`event_document` turns both into the document of th
 * ``event_date`` — the day the members' texts state most (ties: the earliest), else ``None``;
 * ``entity_keys`` — per label the :data:`TOP_KEYS` canonical keys (as in the article documents'
   ``entity_keys``, so one ``--entity`` filter finds both) named by the most members, with the
-  number of members naming each;
+  number of members naming each, and ``display``: the name as an article wrote it;
   ``places`` — with ``location`` for maps and the number of members naming each;
 * ``topic`` — the members' majority topic (ties: alphabetical);
 * ``trending`` — see :func:`trending`.
@@ -115,6 +115,7 @@ class EventSummary:
     place_info: dict[int, dict[str, Any]] = field(default_factory=dict)
     topics: dict[str, int] = field(default_factory=dict)
     entity_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    entity_display: dict[str, dict[str, str]] = field(default_factory=dict)
     seen: list[str] = field(default_factory=list)
     published: list[str] = field(default_factory=list)
     ingested: list[str] = field(default_factory=list)
@@ -136,6 +137,9 @@ class EventSummary:
                                   if e.normalized and len(e.normalized) <= MAX_NAME_CHARS}):
             keys = self.entity_counts.setdefault(label, {})
             keys[key] = keys.get(key, 0) + 1
+        for e in article.entities:  # the name as the first article to name it wrote it
+            if e.normalized and len(e.normalized) <= MAX_NAME_CHARS and len(e.text) <= MAX_NAME_CHARS:
+                self.entity_display.setdefault(e.label, {}).setdefault(e.normalized, e.text)
         self.seen.append(member.seen_at)
         self.seen = sorted(self.seen)[-(MAX_MEMBERS * 4):]
         if member.published_at:
@@ -158,6 +162,10 @@ class EventSummary:
             mine = self.entity_counts.setdefault(label, {})
             for k, v in keys.items():
                 mine[k] = mine.get(k, 0) + v
+        for label, forms in other.entity_display.items():
+            mine_forms = self.entity_display.setdefault(label, {})
+            for k, v in forms.items():
+                mine_forms.setdefault(k, v)
         self.seen = sorted(self.seen + other.seen)[-(MAX_MEMBERS * 4):]
         self.published = _hull(self.published + other.published)
         self.ingested = _hull(self.ingested + other.ingested)
@@ -170,7 +178,8 @@ class EventSummary:
             "members": [{**m.__dict__, "terms": {str(k): v for k, v in m.terms.items()}} for m in self.members],
             "extra_count": self.extra_count,
             "place_info": {str(k): v for k, v in self.place_info.items()},
-            "topics": self.topics, "entity_counts": self.entity_counts, "seen": self.seen, "published": self.published, "ingested": self.ingested,
+            "topics": self.topics, "entity_counts": self.entity_counts,
+            "entity_display": self.entity_display, "seen": self.seen, "published": self.published, "ingested": self.ingested,
         }
 
     @classmethod
@@ -182,6 +191,7 @@ class EventSummary:
                    place_info={int(k): v for k, v in d.get("place_info", {}).items()},
                    topics=dict(d.get("topics", {})),
                    entity_counts={k: dict(v) for k, v in d.get("entity_counts", {}).items()},
+                   entity_display={k: dict(v) for k, v in d.get("entity_display", {}).items()},
                    seen=list(d.get("seen", [])),
                    published=list(d.get("published", [])), ingested=list(d.get("ingested", [])))
 
@@ -285,7 +295,9 @@ def event_document(state: EventState, summary: EventSummary, *, updated_at: date
         first_ingested_at=summary.ingested[0] if summary.ingested else None,
         last_ingested_at=summary.ingested[-1] if summary.ingested else None,
         event_date=day,
-        entity_keys={label: _top(summary.entity_counts.get(label, {}), TOP_KEYS) for label in ENTITY_LABELS},
+        entity_keys={label: [{**x, "display": summary.entity_display.get(label, {}).get(x["value"], x["value"])}
+                             for x in _top(summary.entity_counts.get(label, {}), TOP_KEYS)]
+                     for label in ENTITY_LABELS},
         places=[{**summary.place_info.get(g, {"name": str(g), "geonameid": g}), "count": n}
                 for g, n in sorted(state.places.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_KEYS]],
         topic=sorted(summary.topics.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] if summary.topics else None,

@@ -173,7 +173,7 @@ def test_event_entity_keys_are_the_article_documents_keys_counted_by_member():
     r = c.add_features(f)
     store.summary(r.event_id).add(a, f)
     doc = event_document(store.get(r.event_id), store.summary(r.event_id))
-    assert doc["entity_keys"]["LOC"] == [{"value": "الخرطوم", "count": 1}]  # one member, counted once
+    assert doc["entity_keys"]["LOC"] == [{"value": "الخرطوم", "count": 1, "display": "الخرطوم"}]  # one member, once
     assert doc["entity_keys"]["PERS"] == []
 
 
