@@ -40,7 +40,6 @@ from hadath.sandbox import Pipeline, cleanup, start  # noqa: E402
 from shared.arabic import normalize  # noqa: E402
 from shared.es import analysis_settings, arabic_stopwords, mappings  # noqa: E402
 from shared.search import LONG_QUERY_MSM, build_query, tagged_name_words  # noqa: E402
-from shared.settings import Settings  # noqa: E402
 
 VARIANTS = {"before": {"persons": False}, "names": {}, "names+stop": {"stopwords": True}}
 

@@ -141,7 +141,7 @@ class EventsStage:
             return outcomes
         if not self.settings.events_assign:  # pass-through: one event per article, no state
             for i, article in articles:
-                out = ClusteredArticle(**article.model_dump(), event_id=event_id_for(article.article_id))
+                out = ClusteredArticle.model_construct(**dict(article), event_id=event_id_for(article.article_id))
                 outcomes[i] = Outcome(outputs=[(article.article_id.encode(), out.model_dump_json().encode())])
             return outcomes
         feats = await asyncio.to_thread(lambda: [features_of(a) for _, a in articles])
@@ -166,8 +166,8 @@ class EventsStage:
         last_of: dict[str, int] = {}
         for i, article, _ in good:
             last_of[article.article_id] = i
-        for i, article, _ in good:
-            out = ClusteredArticle(**article.model_dump(), event_id=final[i])
+        for i, article, _ in good:  # validated on the way in: not again (as extract)
+            out = ClusteredArticle.model_construct(**dict(article), event_id=final[i])
             outputs = [(article.article_id.encode(), out.model_dump_json().encode())]
             outcomes[i] = Outcome(outputs=outputs)
         # reassignments of earlier articles ride with the batch's last message (delivered, or

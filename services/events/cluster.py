@@ -262,7 +262,7 @@ class MemoryStore:
         for t in query.terms:
             ids |= self.by_term.get(t, set())
         out = []
-        for i in sorted(ids):
+        for i in sorted(ids & self.events.keys()):  # a subclass may drop events (a cache evicting)
             e = self.events[i]
             if e.merged_into is None and _gap(e.interval(), query.interval_days) <= query.window_days:
                 out.append(e)

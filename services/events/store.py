@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from services.events.cluster import CandidateQuery, EventState, MemoryStore, _gap
+from services.events.cluster import CandidateQuery, EventState, MemoryStore
 from services.events.docs import EventSummary, event_document
 
 __all__ = ["ElasticStore", "CANDIDATES_PER_ARTICLE"]
@@ -60,17 +60,9 @@ class ElasticStore(MemoryStore):
     # --- the EventStore protocol over the cache ---------------------------------------------
 
     def candidates(self, query: CandidateQuery) -> list[EventState]:
-        ids: set[str] = set()
-        for n in query.names:
-            ids |= self.by_name.get(n, set())
-        for t in query.terms:
-            ids |= self.by_term.get(t, set())
-        out = []
-        for i in sorted(ids & self.events.keys()):  # index entries of evicted events are skipped
-            e = self.events[i]
-            if e.merged_into is None and _gap(e.interval(), query.interval_days) <= query.window_days:
-                out.append(e)
-                self._touch(i)
+        out = super().candidates(query)  # index entries of evicted events are skipped there
+        for e in out:
+            self._touch(e.event_id)
         return out
 
     def save(self, state: EventState) -> None:

@@ -57,3 +57,24 @@ def make_pipeline(infrastructure) -> Iterator:
 def jsonl_bytes(*objs: dict) -> list[bytes]:
     """Each object as one UTF-8 JSON line (no newline)."""
     return [json.dumps(o, ensure_ascii=False).encode() for o in objs]
+
+
+SAMPLES = Path(__file__).resolve().parents[2] / "hadath" / "samples" / "articles.jsonl"
+
+
+def sample_articles() -> list[dict]:
+    """The shipped sample articles (``hadath/samples/articles.jsonl``), as dicts."""
+    return [json.loads(line) for line in SAMPLES.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def sample_variants(n: int, tag: str) -> list[dict]:
+    """``n`` distinct articles built from the samples: each its own url
+    (``https://example.org/<tag>/<i>``) and a line of its own at the end of the body."""
+    base = sample_articles()
+    out = []
+    for i in range(n):
+        art = dict(base[i % len(base)])
+        art["url"] = f"https://example.org/{tag}/{i}"
+        art["body"] = f"{art['body']}\nتحديث رقم {i}."
+        out.append(art)
+    return out

@@ -3,7 +3,6 @@ documents stay consistent with the article documents through replays, a crash an
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -16,25 +15,15 @@ from kafka import KafkaAdminClient
 from hadath import processes
 from shared.settings import settings_env
 from tests.conftest import REPO
-from tests.integration.conftest import jsonl_bytes
-
-SAMPLES = REPO / "hadath" / "samples" / "articles.jsonl"
-
+from tests.integration.conftest import jsonl_bytes, sample_articles, sample_variants
 
 def _samples() -> list[dict]:
-    return [json.loads(line) for line in SAMPLES.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return sample_articles()
 
 
 def _variants(n: int) -> list[dict]:
     """``n`` distinct articles from the samples (each its own url and a line of its own)."""
-    base = _samples()
-    out = []
-    for i in range(n):
-        art = dict(base[i % len(base)])
-        art["url"] = f"https://example.org/events/{i}"
-        art["body"] = f"{art['body']}\nتحديث رقم {i}."
-        out.append(art)
-    return out
+    return sample_variants(n, "events")
 
 
 def _assert_consistent(pipe, n_articles: int) -> dict[str, str]:

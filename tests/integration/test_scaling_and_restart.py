@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -10,22 +9,11 @@ import time
 from kafka import KafkaAdminClient
 
 from hadath import processes
-from tests.conftest import REPO
-from tests.integration.conftest import jsonl_bytes
-
-SAMPLES = REPO / "hadath" / "samples" / "articles.jsonl"
-
+from tests.integration.conftest import jsonl_bytes, sample_variants
 
 def _articles(n: int) -> list[dict]:
     """``n`` distinct articles built from the shipped samples (each with its own url)."""
-    base = [json.loads(line) for line in SAMPLES.read_text(encoding="utf-8").splitlines() if line.strip()]
-    out = []
-    for i in range(n):
-        art = dict(base[i % len(base)])
-        art["url"] = f"https://example.org/scale/{i}"
-        art["body"] = f"{art['body']}\nتحديث رقم {i}."
-        out.append(art)
-    return out
+    return sample_variants(n, "scale")
 
 
 def test_two_extract_workers_share_partitions_and_index_each_article_once(make_pipeline):
