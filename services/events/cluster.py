@@ -39,6 +39,7 @@ import hashlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Protocol
 
 import numpy as np
@@ -136,7 +137,9 @@ class EventState:
       ``entity_keys``: label → key → mentions; ``places``: geonameid → articles;
     * ``days``: stated day (``YYYY-MM-DD``) → mentions; ``lead_days``: the members' lead days
       (:func:`~services.events.features.lead_day`) → articles; ``event_days``: the members' event
-      days (:func:`~services.events.features.event_day`) → articles; ``numbers``: number → articles;
+      days (:func:`~services.events.features.event_day`) → articles; ``weekdays``: the members'
+      story weekdays (:func:`~services.events.features.story_weekday`, ``"0"`` = Monday) →
+      articles; ``numbers``: number → articles;
     * ``span_days``: ``[lo, hi]`` hull of the members' intervals from ``published_at`` or stated
       dates (``None`` if none has one); ``ingested_days``: ``[lo, hi]`` of the members' intervals
       known only from ``ingested_at``; ``opened_days``: the first article's time (the age that
@@ -157,6 +160,7 @@ class EventState:
     lead_days: dict[str, int] = field(default_factory=dict)
     numbers: dict[str, int] = field(default_factory=dict)
     event_days: dict[str, int] = field(default_factory=dict)
+    weekdays: dict[str, int] = field(default_factory=dict)
     span_days: list[float] | None = None
     ingested_days: list[float] | None = None
     merged_into: str | None = None
@@ -358,17 +362,28 @@ class EventClusterer:
         shared = sum(min(v, days_b.get(k, 0)) for k, v in days_a.items())
         return min(1.0, shared / min(sum(days_a.values()), sum(days_b.values())))
 
-    def _day_factor(self, day_a: str | None, days_b: Mapping[str, int]) -> float:
+    def _day_factor(self, day_a: str | None, days_b: Mapping[str, int], weekday_a: int | None = None,
+                    weekdays_b: Mapping[str, int] | None = None) -> float:
         """Multiplier from the stories' own days: 1 when they agree (or either is unknown),
         ``1 - day_conflict_penalty`` a day apart, ``1 - far_day_penalty`` two or more apart.
-        ``days_b``: the other side's members' event days; its day is the most stated one."""
-        if not day_a or not days_b:
-            return 1.0
-        day_b = _main_day(days_b)
-        d = abs(day_number(day_a) - day_number(day_b))
+        ``days_b``: the other side's members' event days; its day is the most stated one.
+
+        When one side knows only its story's weekday (an undated page saying "مساء الجمعة"),
+        the weekdays are compared instead: the same weekday agrees, one apart (either way
+        round the week) is a day's conflict, further is far. ``weekday_a`` / ``weekdays_b``
+        (``"0"`` = Monday → articles) are the sides' weekdays."""
+        p = self.params
+        if day_a and days_b:
+            d = abs(day_number(day_a) - day_number(_main_day(days_b)))
+        else:
+            wa = weekday_a if weekday_a is not None else (date.fromisoformat(day_a).weekday() if day_a else None)
+            wb = (date.fromisoformat(_main_day(days_b)).weekday() if days_b
+                  else int(_main_day(weekdays_b)) if weekdays_b else None)
+            if wa is None or wb is None:
+                return 1.0
+            d = min((wa - wb) % 7, (wb - wa) % 7)
         if d < 0.5:
             return 1.0
-        p = self.params
         return 1.0 - (p.day_conflict_penalty if d < 1.5 else p.far_day_penalty)
 
     def _combine(self, cos_w: float, cos_n: float, nums: float, agree: float, day_factor: float,
@@ -393,7 +408,7 @@ class EventClusterer:
                 agree = 1.0
             dated = f.time.kind != "ingested" and e.span_days is not None
             out.append(self._combine(float(cw[i]), float(cn[i]), min(1.0, shared / 3.0), agree,
-                                     self._day_factor(f.event_day, e.event_days),
+                                     self._day_factor(f.event_day, e.event_days, f.weekday, e.weekdays),
                                      self._time_decay(interval, e.interval()), dated))
         return out
 
@@ -405,9 +420,10 @@ class EventClusterer:
         shared = sum(1 for n in a.numbers if n in b.numbers)
         agree = self._agreement(a.days, b.days)
         day_a = _main_day(a.event_days) if a.event_days else None
+        weekday_a = int(_main_day(a.weekdays)) if a.weekdays else None
         dated = a.span_days is not None and b.span_days is not None
         return self._combine(float(cw), float(cn), min(1.0, shared / 3.0), agree,
-                             self._day_factor(day_a, b.event_days),
+                             self._day_factor(day_a, b.event_days, weekday_a, b.weekdays),
                              self._time_decay(a.interval(), b.interval()), dated)
 
     # --- the stream -------------------------------------------------------------------------
@@ -486,6 +502,8 @@ class EventClusterer:
             e.lead_days[f.lead_day] = e.lead_days.get(f.lead_day, 0) + 1
         if f.event_day:
             e.event_days[f.event_day] = e.event_days.get(f.event_day, 0) + 1
+        if f.weekday is not None:
+            e.weekdays[str(f.weekday)] = e.weekdays.get(str(f.weekday), 0) + 1
         for n in f.numbers:
             e.numbers[n] = e.numbers.get(n, 0) + 1
         lo, hi = article_interval(f.time, self.params)
@@ -504,7 +522,7 @@ class EventClusterer:
         """Fold ``loser`` into ``survivor`` (in place); ``loser.merged_into`` records it."""
         survivor.article_ids.extend(loser.article_ids)
         for a, b in ((survivor.sources, loser.sources), (survivor.days, loser.days), (survivor.lead_days, loser.lead_days),
-                     (survivor.event_days, loser.event_days),
+                     (survivor.event_days, loser.event_days), (survivor.weekdays, loser.weekdays),
                      (survivor.numbers, loser.numbers), (survivor.places, loser.places)):
             for k, v in b.items():
                 a[k] = a.get(k, 0) + v

@@ -46,11 +46,12 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.preprocessing import normalize as l2_normalize
 
+from services.extract.dates import find_weekdays
 from shared.arabic import normalize, tokenize_spans
 
 __all__ = [
     "N_FEATURES", "IDF_PATH", "light_stem", "stems", "idf_table", "word_vector", "name_weights",
-    "stated_days", "lead_day", "event_day", "EVENT_DAY_MAX_AGE", "numbers", "ArticleTime", "article_time", "day_number", "ArticleFeatures",
+    "stated_days", "lead_day", "event_day", "story_weekday", "prospective", "PROSPECTIVE_CUES", "EVENT_DAY_MAX_AGE", "numbers", "ArticleTime", "article_time", "day_number", "ArticleFeatures",
     "features_of",
 ]
 
@@ -213,13 +214,33 @@ def stated_days(dates: Iterable[Mapping]) -> Counter[str]:
     return Counter(d["value"] for d in dates if len(d["value"]) == 10)
 
 
-def lead_day(dates: Iterable[Mapping], published_at: datetime | str | None) -> str | None:
+#: Words that, among the three before a date, make it a deadline or a schedule rather than the
+#: day something happened: deadlines ("قبل 28 أبريل", "حتى 18 ديسمبر", "بحلول"), set dates
+#: ("المحددة في", "المقرر", "موعد"), starts ("اعتبارا من", "ابتداء من", "يبدأ/سيبدأ يوم الأحد")
+#: and what is yet to be done ("سيتم", "ستجري", "سيعقد").
+PROSPECTIVE_CUES = frozenset(normalize(w) for w in (
+    "قبل", "حتى", "لغاية", "بحلول", "المحددة", "المحدد", "المقررة", "المقرر", "موعد", "موعدها", "موعده",
+    "اعتبارا", "ابتداء", "بدءا", "يبدأ", "تبدأ", "سيبدأ", "ستبدأ", "سيتم", "ستتم", "سيعقد", "ستعقد",
+    "سيجري", "ستجري", "يسري", "سيسري"))
+_WORD_RE = re.compile(r"[^\W\d_]+")
+
+
+def prospective(body: str, start: int, window: int = 3) -> bool:
+    """Whether the date mention starting at ``start`` of ``body`` follows a deadline/schedule cue
+    (:data:`PROSPECTIVE_CUES` among its ``window`` preceding words, normalized)."""
+    before = _WORD_RE.findall(body[max(0, start - 60):start])[-window:]
+    return any(normalize(w) in PROSPECTIVE_CUES for w in before)
+
+
+def lead_day(dates: Iterable[Mapping], published_at: datetime | str | None, body: str = "") -> str | None:
     """The day the text first states (``YYYY-MM-DD``), by position — news leads say when the
-    story happened; a day after ``published_at`` (a deadline, "next Sunday") is skipped."""
+    story happened; a day after ``published_at`` (a deadline, "next Sunday") is skipped, and so
+    is a deadline or schedule the text itself marks (:func:`prospective`, when ``body`` — the
+    text the mentions' offsets index — is given)."""
     pub = _dt(published_at).date().isoformat() if published_at is not None else None
     for d in sorted(dates, key=lambda d: (d["start"], d["end"])):
         v = d["value"]
-        if len(v) == 10 and (pub is None or v <= pub):
+        if len(v) == 10 and (pub is None or v <= pub) and not (body and prospective(body, d["start"])):
             return v
     return None
 
@@ -251,6 +272,21 @@ def event_day(lead: str | None, published_at: datetime | str | None) -> str | No
     pub = _dt(published_at).date()
     age = (pub - date.fromisoformat(lead)).days
     return lead if 0 <= age <= EVENT_DAY_MAX_AGE else None
+
+
+def story_weekday(event_day_: str | None, published_at: datetime | str | None, body: str) -> int | None:
+    """The weekday the story happened on (``date.weekday()``, Monday = 0): the event day's, or —
+    for a page with no ``published_at``, whose weekdays no date resolves — the first weekday the
+    text names that is not a deadline (:func:`prospective`; "الجمعة المقبل" is never one:
+    :func:`services.extract.dates.find_weekdays`). ``None`` when neither is known."""
+    if event_day_:
+        return date.fromisoformat(event_day_).weekday()
+    if published_at is not None:
+        return None
+    for start, _, wd in find_weekdays(body):
+        if not prospective(body, start):
+            return wd
+    return None
 
 
 def day_number(value: date | datetime | str) -> float:
@@ -299,7 +335,8 @@ class ArticleFeatures:
     ``words``: ``csr_matrix[1, N_FEATURES]`` L2-normalized TF-IDF; ``names``: ``{feature: weight}``
     (see :func:`name_weights`); ``days``: stated day-level dates with counts; ``lead_day``: the
     first of them (:func:`lead_day`); ``numbers``;
-    ``time``: :class:`ArticleTime`; ``title`` and ``source`` for the event's record.
+    ``time``: :class:`ArticleTime`; ``title`` and ``source`` for the event's record;
+    ``event_day`` (:func:`event_day`) and ``weekday`` (:func:`story_weekday`, Monday = 0).
     """
 
     article_id: str
@@ -312,6 +349,7 @@ class ArticleFeatures:
     numbers: frozenset[str]
     time: ArticleTime
     event_day: str | None = None
+    weekday: int | None = None
 
 
 def features_of(article) -> ArticleFeatures:
@@ -326,7 +364,7 @@ def features_of(article) -> ArticleFeatures:
     body = get("normalized_body") or normalize(get("body") or "")
     dates = as_dicts(get("dates"))
     days = stated_days(dates)
-    lead = lead_day(dates, get("published_at"))
+    lead = lead_day(dates, get("published_at"), get("body") or "")
     return ArticleFeatures(
         article_id=get("article_id"),
         source=get("source"),
@@ -337,7 +375,8 @@ def features_of(article) -> ArticleFeatures:
         lead_day=lead,
         numbers=numbers(title + "\n" + body),
         time=article_time(get("published_at"), lead, get("ingested_at")),
-        event_day=event_day(lead, get("published_at")),
+        event_day=(ev_day := event_day(lead, get("published_at"))),
+        weekday=story_weekday(ev_day, get("published_at"), get("body") or ""),
     )
 
 

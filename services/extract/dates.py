@@ -30,11 +30,12 @@ Rules (each documented where it is implemented):
   ("يناير من العام الماضي" likewise). Without ``published_at`` it is not reported.
 * **Weekdays** (الخميس, يوم الخميس) -> the most recent such day on or before ``published_at``;
   with الماضي/الفائت/المنصرم strictly before, with المقبل/القادم strictly after.
-* **Relative words**: اليوم (not "اليوم التالي" / "اليوم العالمي"…: not before another definite
-  word unless it is a weekday), أمس/البارحة -1, أمس الأول/أول أمس/أول من أمس -2, غداً -1 day
+* **Relative words**: اليوم (not "اليوم التالي" / "اليوم العالمي" / "اليوم الأول"…: not before
+  an ordinal, a nisba adjective, الأخير/السابق or الذي/التي), أمس/البارحة -1, أمس الأول/أول أمس/أول من أمس -2, غداً -1 day
   ahead (bare غدا only before a weekday or punctuation: غدا is also the verb "became"),
-  بعد غد +2; an attached weekday is part of the mention ("أمس الخميس"). All need
-  ``published_at``.
+  بعد غد +2; an attached weekday is part of the mention ("أمس الخميس", "اليوم (الأحد)"), and
+  when it is a day off the relative reading it names the day (a page dated a day late: "اليوم
+  الأحد" published on Monday is Sunday). All need ``published_at``.
 * **Years**: "العام 2014", "عام 2021", "سنة 2019", "لعام 2021" (1900–2100) -> ``YYYY``;
   "العام الماضي/المقبل/الجاري/الحالي", "هذا العام" -> relative to ``published_at``. Bare
   numbers are never read as years.
@@ -56,7 +57,7 @@ from shared.arabic import fold_same_length
 from shared.months import GREGORIAN_MONTH_NAMES, HIJRI_MONTH_NAMES
 from shared.schemas import DateMention
 
-__all__ = ["find_dates", "MONTHS", "HIJRI_MONTHS"]
+__all__ = ["find_dates", "find_weekdays", "MONTHS", "HIJRI_MONTHS"]
 
 # ---------------------------------------------------------------------------------------------
 # folding (one char -> one char, so offsets are the original text's)
@@ -160,7 +161,7 @@ _REL_WORDS = {
 _REL = re.compile(
     _B + _PROCLITIC + r"(?P<core>"
     rf"(?P<rel>{_alt(_REL_WORDS)})"
-    rf"(?:\s+(?P<wd>{_WD_RE}))?"
+    rf"(?:(?:\s*[(/،,]\s*|\s+)(?P<wd>{_WD_RE}))?"
     r")" + _E
 )
 _WEEKDAY = re.compile(
@@ -177,7 +178,14 @@ _YEAR = re.compile(
     rf"(?:\s+(?P<rel>{_alt(['الماضي', 'الفائت', 'المنصرم', 'المقبل', 'القادم', 'الجاري', 'الحالي'])}))?)"
     r")" + _E
 )
-_DEF_WORD_AFTER = re.compile(r"\s+ال")
+#: After اليوم, a definite word that makes "the … day" a noun phrase rather than "today": an
+#: ordinal or a nisba adjective (التالي, العالمي, الوطني, الموالي …: ending in ي, or ية for a
+#: feminine noun after it), الأخير/السابق, or a relative pronoun (اليوم الذي). Any other definite
+#: word is what happened today ("أعلن المجلس اليوم الشغور", "اليوم الجمعة" is a weekday).
+_NOUN_PHRASE_AFTER = re.compile(
+    r"\s+(?:ال" + _W + r"*ي(?:ه)?" + _E + "|" + _alt(["الأول", "الأخير", "السابق", "الذي", "التي"]) + _E
+    + "|" + _ORD_RE + _E + ")"
+)
 _MARCH_CUES = {_fold(w) for w in ("في", "منذ", "خلال", "حتى", "شهر")}
 
 
@@ -297,13 +305,22 @@ def _relative(m: re.Match, folded: str, pub: date | None) -> str | None:
         return None
     rel = _key(m.group("rel"))
     raw = m.group("rel")
-    if rel == _fold("اليوم") and not m.group("wd") and _DEF_WORD_AFTER.match(folded, m.end()):
+    if rel == _fold("اليوم") and not m.group("wd") and _NOUN_PHRASE_AFTER.match(folded, m.end()):
         return None  # اليوم التالي / اليوم العالمي ...: a noun phrase, not "today"
     if rel == "غدا" and "\u064b" not in raw and not m.group("wd"):
         nxt = folded[m.end() : m.end() + 2].lstrip(" ")
         if nxt and nxt[0] not in ".,،؛;:!?؟)\"»\n":
             return None  # the verb غدا "became"
-    return (pub + timedelta(days=_REL_WORDS[rel])).isoformat()
+    day = pub + timedelta(days=_REL_WORDS[rel])
+    if m.group("wd"):
+        # "اليوم (الأحد)" on a page dated Monday: the weekday names the day, and a page's date is
+        # often a day late (time zones, late posting). The weekday nearest to the relative day
+        # wins when it is within a day of it; farther, the weekday is a typo and the word stands.
+        wd = _WEEKDAYS[_key(m.group("wd"))]
+        shift = (wd - day.weekday() + 3) % 7 - 3  # in -3 … 3
+        if abs(shift) == 1:
+            day += timedelta(days=shift)
+    return day.isoformat()
 
 
 def _weekday(m: re.Match, pub: date | None) -> str | None:
@@ -369,3 +386,20 @@ def find_dates(text: str, published_at: datetime | date | None = None) -> list[D
             used[s:e] = b"\x01" * (e - s)
     taken.sort()
     return [DateMention(text=text[s:e], value=v, start=s, end=e) for s, e, v in taken]
+
+
+def find_weekdays(text: str) -> list[tuple[int, int, int]]:
+    """Weekday mentions of ``text`` that name the day itself ("الجمعة", "يوم الاثنين", "مساء
+    الجمعة"), not one relative to it ("الجمعة المقبل/الماضي" are left out), whether or not a
+    ``published_at`` could resolve them: ``[(start, end, weekday)]`` in text order, offsets into
+    ``text``, ``weekday`` as Python's ``date.weekday()`` (Monday = 0). An undated page's weekday
+    is still evidence of which day its story happened on."""
+    if not text:
+        return []
+    out = []
+    for m in _WEEKDAY.finditer(_fold(text)):
+        if m.group("dir"):
+            continue
+        s, e = m.span("core")
+        out.append((s, e, _WEEKDAYS[_key(m.group("wd"))]))
+    return out

@@ -121,3 +121,30 @@ def test_accepts_date_and_offsets_with_diacritics():
     [d] = find_dates(text, date(2024, 1, 4))
     assert d.value == "2023-10-15" and text[d.start : d.end] == d.text
     assert d.text.startswith("مُنْتَصَفِ")
+
+
+def test_a_weekday_attached_to_a_relative_word_names_the_day_when_the_page_is_a_day_late():
+    # published on Monday 2031-03-10 (the page's date a day late): "اليوم (الأحد)" is Sunday
+    monday = date(2031, 3, 10)
+    assert values("أعلن الرئيس مساء اليوم (الأحد) حل المجلس", monday) == [("اليوم (الأحد", "2031-03-09")]
+    assert values("أعلن الرئيس اليوم الأحد حل المجلس", monday) == [("اليوم الأحد", "2031-03-09")]
+    # the same weekday as the page, or a weekday too far off to be a late page: the word stands
+    assert values("أعلن الرئيس اليوم الاثنين", monday) == [("اليوم الاثنين", "2031-03-10")]
+    assert values("أعلن الرئيس اليوم الخميس", monday) == [("اليوم الخميس", "2031-03-10")]
+
+
+def test_today_before_the_object_of_the_verb_is_today():
+    # "اليوم" then a definite noun that is not an ordinal or an adjective: the day of the news
+    d = date(2031, 3, 10)
+    assert values("وأعلن المجلس الدستوري اليوم الشغور النهائي للمنصب", d) == [("اليوم", "2031-03-10")]
+    assert values("وتسلم الجيش اليوم المعبر الحدودي", d) == [("اليوم", "2031-03-10")]
+    assert values("في اليوم الوطني للبلاد", d) == []
+    assert values("وفي اليوم الأخير من المعرض", d) == []
+    assert values("وفي اليوم الثالث عشر للحصار", d) == []
+    assert values("منذ اليوم الذي وصل فيه", d) == []
+
+
+def test_weekdays_without_a_publication_date():
+    from services.extract.dates import find_weekdays
+    text = "ضرب الزلزال المنطقة مساء الجمعة، وتعقد الحكومة اجتماعا الأحد المقبل ويوم الاثنين"
+    assert [(text[s:e], wd) for s, e, wd in find_weekdays(text)] == [("الجمعة", 4), ("يوم الاثنين", 0)]

@@ -187,3 +187,31 @@ def test_a_report_of_the_day_after_that_states_another_day_needs_near_identical_
     assert state.event_days == {"2031-03-04": 1, "2031-03-05": 1}
     back = EventState.from_dict(json.loads(json.dumps(state.to_dict())))
     assert back == state
+
+
+def test_a_deadline_or_a_schedule_is_not_the_day_of_the_story():
+    from services.events.features import lead_day
+    body = "أعلنت الرئاسة أن الرئيس سيستقيل قبل نهاية عهدته المحددة في 28 نيسان، بعد تعيين الحكومة يوم 31 آذار."
+    dates = [{"value": "2031-04-28", "start": body.index("28"), "end": body.index("28") + 8},
+             {"value": "2031-03-31", "start": body.index("يوم 31"), "end": body.index("يوم 31") + 12}]
+    assert lead_day(dates, None, body) == "2031-03-31"
+    start = "يبدأ تنفيذ الاتفاق يوم الأحد 19 كانون الثاني"
+    assert lead_day([{"value": "2031-01-19", "start": start.index("يوم"), "end": len(start)}], None, start) is None
+
+
+def test_an_undated_page_is_placed_by_the_weekday_it_names():
+    # no published_at and no resolvable date: "مساء الجمعة" still says which day it was
+    friday, saturday = "2031-03-07", "2031-03-08"  # a Friday and a Saturday
+    later = "2031-06-01T00:00:00+00:00"  # scraped months later: ingested_at says nothing more
+    same = features_of(art("u1", "o3", STRIKE.replace("فجر اليوم", "مساء الجمعة"), entities=MILITIA, places=CITY,
+                           ingested=later))
+    assert same.weekday == 4 and same.time.kind == "ingested"
+    c = EventClusterer()
+    first = c.add(strike("a1", "outlet-one", STRIKE, friday))
+    assert c.add_features(same).event_id == first.event_id
+    c = EventClusterer()
+    other = c.add(strike("b1", "outlet-one", STRIKE_LATER, saturday))
+    tuesday = features_of(art("u2", "o3", STRIKE_LATER.replace("مساء اليوم", "مساء الثلاثاء"), entities=MILITIA,
+                              places=CITY, ingested=later))
+    assert tuesday.weekday == 1
+    assert c.add_features(tuesday).event_id != other.event_id  # Tuesday is not that Saturday's story
