@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from kafka import KafkaConsumer
 
 from hadath import processes
-from shared.alerts import add_alert, list_alerts, remove_alert
+from shared.alerts import add_alert, list_alerts, match_id, matches_alias, recent_matches, remove_alert
 from shared.metrics import parse_samples
 from shared.schemas import AlertMatch
 from tests.integration.conftest import jsonl_bytes
@@ -90,6 +90,14 @@ def test_alerts_fire_exactly_for_matching_articles_and_metrics_answer(make_pipel
         doc = by_id[m.article_id]
         assert (m.event_id, m.source, m.title) == (doc["event_id"], doc["source"], doc["title"])
 
+    # each match is kept once, under its deterministic id, for the page
+    es.indices.refresh(index=matches_alias(settings))
+    kept = es.search(index=matches_alias(settings), size=100, query={"match_all": {}})["hits"]["hits"]
+    assert sorted(h["_id"] for h in kept) == sorted(match_id(m.alert, m.article_id) for m in got)
+    recent = recent_matches(es, settings, ["ports", "ships"])
+    assert (recent["ports"]["total"], recent["ships"]["total"]) == (1, 2)
+    assert {m["title"] for m in recent["ships"]["matches"]} == {PORT_STORY["title"], SECOND_PORT_STORY["title"]}
+
     deadline = time.monotonic() + 30  # 503 once, then retried after the backoff's first second
     while not _Hook.received and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -115,3 +123,7 @@ def test_alerts_fire_exactly_for_matching_articles_and_metrics_answer(make_pipel
     assert index[("hadath_webhook_deliveries_total", (("result", "ok"),))] == 1
     activity = processes.recent_activity(settings)
     assert activity["index"]["in_last_minute"] == 3 and activity["extract"]["processes"] == 1
+
+    # removing an alert removes its kept matches
+    assert remove_alert(es, settings, "ships")
+    assert set(recent_matches(es, settings, ["ports", "ships"])) == {"ports"}
