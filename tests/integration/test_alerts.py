@@ -1,7 +1,8 @@
 """Alerts end to end (issue #13, part 5) and the services' metrics (part 4), on the real Kafka
 and Elasticsearch: saved alerts, matching and non-matching made-up Arabic articles, the
-records of ``articles.alerts`` (with the test's prefix), a webhook, and each running service's
-``metrics_url``."""
+records of ``articles.alerts`` (with the test's prefix) and the matches kept for the page, a
+webhook, and each running service's ``metrics_url`` (serving every series the shipped Grafana
+dashboard queries)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from hadath import processes
 from shared.alerts import add_alert, list_alerts, match_id, matches_alias, recent_matches, remove_alert
 from shared.metrics import parse_samples
 from shared.schemas import AlertMatch
+from tests.dashboard import dashboard_exprs, exposed, missing, referenced
 from tests.integration.conftest import jsonl_bytes
 
 PORT_STORY = {"id": "m1", "source": "wakala", "title": "افتتاح ميناء جديد في البصرة",
@@ -108,15 +110,19 @@ def test_alerts_fire_exactly_for_matching_articles_and_metrics_answer(make_pipel
     # every running service answers on its metrics_url with the stage counters
     st = processes.status(settings)
     assert set(st) == {"ingest", "normalize", "extract-1", "events", "index"}
+    pages = []
     for name, proc in st.items():
         assert proc["running"] and proc["metrics_url"].startswith("http://127.0.0.1:"), (name, proc)
         with urllib.request.urlopen(proc["metrics_url"], timeout=5) as resp:
-            samples = parse_samples(resp.read().decode())
+            pages.append(resp.read().decode())
+        samples = parse_samples(pages[-1])
         stage = name.split("-")[0]
         assert samples[("hadath_messages_in_total", (("stage", stage),))] >= 3, name
         assert ("hadath_batch_seconds_count", (("stage", stage),)) in samples, name
         assert samples[("process_resident_memory_bytes", ())] > 0
         assert samples[("hadath_messages_in_last_minute", (("stage", stage),))] >= 3
+    # every series the shipped Grafana dashboard queries is served, with the labels it groups by
+    assert missing(referenced(dashboard_exprs()), exposed(*pages)) == []
     index = parse_samples(urllib.request.urlopen(st["index"]["metrics_url"], timeout=5).read().decode())
     assert index[("hadath_messages_out_total", (("stage", "index"),))] == 3
     assert index[("hadath_alerts_matched_total", (("alert", "ships"),))] == 2
