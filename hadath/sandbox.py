@@ -15,6 +15,7 @@ from pathlib import Path
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
 from shared import limits
+from shared.alerts import matches_alias
 from hadath import processes
 from shared.es import client, ensure_index
 from hadath.feed import FeedReport, feed
@@ -124,7 +125,7 @@ def cleanup(settings: Settings) -> None:
     finally:
         admin.close()
     es = client(settings)
-    for alias in (settings.index_alias, settings.events_alias, settings.alerts_alias):
+    for alias in (settings.index_alias, settings.events_alias, settings.alerts_alias, matches_alias(settings)):
         if es.indices.exists_alias(name=alias):
             for index in es.indices.get_alias(name=alias):
                 es.options(ignore_status=404).indices.delete(index=index)

@@ -16,6 +16,13 @@ The index stage percolates each batch it wrote (:func:`percolate_body`, one requ
 ``documents``) and produces one :class:`shared.schemas.AlertMatch` per (alert, article) to
 ``articles.alerts`` (see :mod:`services.index.app`).
 
+Each match is also kept as a document of the small matches index behind
+:func:`matches_alias` (``<alerts_alias>.matches``; ``_id`` = :func:`match_id` of the alert and
+the article, written with ``create``, so a replayed article keeps its first ``matched_at`` and
+is never counted twice): the page (``/alerts``) reads each alert's recent matches from there
+(:func:`recent_matches`), which survives a restart of every process and needs no consumer of
+``articles.alerts``. ``hadath alerts remove`` deletes the alert's matches too.
+
 A cluster without the percolator module (the integ-test distribution ``hadath infra up``
 runs locally has none; the Docker image has it) gets the same index with ``query`` stored but
 not indexed (``enabled: false``); the index stage then runs each saved query as a search on
@@ -26,13 +33,12 @@ and analyzers, so the same matches, at one search per alert per batch instead of
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import UTC, datetime
 from typing import Any
 
-from elasticsearch import BadRequestError, Elasticsearch
+from elasticsearch import BadRequestError, Elasticsearch, helpers
 
-from shared.es import _ensure_versioned, analysis_settings, mappings
+from shared.es import _ensure_versioned, _versioned_name, analysis_settings, mappings
 from shared.search import long_query_msm, parse_entity_filter, text_clauses
 from shared.settings import Settings
 
@@ -41,6 +47,8 @@ from shared.settings import Settings
 ALERTS_TEMPLATE_PRIORITY = 201
 #: Most alerts one percolation returns (every match of a batch is one hit per alert).
 MAX_ALERTS = 10_000
+#: Recent matches :func:`recent_matches` returns per alert by default.
+RECENT_MATCHES = 10
 
 
 def alerts_mappings(*, percolator: bool = True) -> dict[str, Any]:
@@ -78,15 +86,14 @@ def alerts_index_template(settings: Settings, *, percolator: bool = True) -> dic
 
 def alerts_index_name(settings: Settings, *, percolator: bool = True) -> str:
     """``<alerts_alias>-<10 hex of the template's hash>``."""
-    template = alerts_index_template(settings, percolator=percolator)
-    body = json.dumps(template["template"], sort_keys=True, ensure_ascii=False)
-    return f"{settings.alerts_alias}-{hashlib.sha256(body.encode()).hexdigest()[:10]}"
+    return _versioned_name(settings.alerts_alias, alerts_index_template(settings, percolator=percolator))
 
 
 def ensure_alerts_index(client: Elasticsearch, settings: Settings) -> str:
     """Put the template, create the alerts index and point the alias at it (saved alerts of an
     older index are copied over); returns the index name. Without the percolator module the
     index stores ``query`` unindexed (see the module docstring)."""
+    ensure_matches_index(client, settings)
     try:
         return _ensure_versioned(client, settings.alerts_alias, alerts_index_template(settings),
                                  alerts_index_name(settings), [], lambda *_: None)
@@ -161,11 +168,85 @@ def list_alerts(client: Elasticsearch, settings: Settings) -> list[dict[str, Any
 
 
 def remove_alert(client: Elasticsearch, settings: Settings, name: str) -> bool:
-    """Delete the alert ``name``; False when there was none."""
+    """Delete the alert ``name`` and its kept matches; False when there was no such alert."""
     if not client.indices.exists_alias(name=settings.alerts_alias):
         return False
     resp = client.options(ignore_status=404).delete(index=settings.alerts_alias, id=name, refresh="wait_for")
+    alias = matches_alias(settings)
+    if client.indices.exists_alias(name=alias):
+        # scan + bulk delete: the local distribution has no delete-by-query (reindex module)
+        helpers.bulk(client, ({"_op_type": "delete", "_index": hit["_index"], "_id": hit["_id"]}
+                              for hit in helpers.scan(client, index=alias, _source=False,
+                                                      query={"query": {"term": {"alert": name}}})),
+                     raise_on_error=False, refresh="wait_for")
     return resp.get("result") == "deleted"
+
+
+def matches_alias(settings: Settings) -> str:
+    """Alias of the kept alert matches: ``<alerts_alias>.matches`` (outside the ``<alerts_alias>-*``
+    pattern of the percolator template)."""
+    return f"{settings.alerts_alias}.matches"
+
+
+def matches_index_template(settings: Settings) -> dict[str, Any]:
+    """Body of the index template ``<matches_alias>`` for ``<matches_alias>-*``: one document per
+    :class:`shared.schemas.AlertMatch` (its JSON fields; ``title`` stored, not searched)."""
+    keyword = {"type": "keyword"}
+    properties = {"alert": keyword, "article_id": keyword, "event_id": keyword, "source": keyword,
+                  "title": {"type": "keyword", "index": False, "doc_values": False},
+                  "matched_at": {"type": "date"}, "schema_version": {"type": "integer"}}
+    return {"index_patterns": [f"{matches_alias(settings)}-*"], "priority": ALERTS_TEMPLATE_PRIORITY,
+            "template": {"settings": {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "1s"},
+                         "mappings": {"dynamic": False, "properties": properties}}}
+
+
+def ensure_matches_index(client: Elasticsearch, settings: Settings) -> str:
+    """Put the matches template, create its index (``<matches_alias>-<10 hex>``) and alias
+    (idempotent); returns the index name."""
+    alias, template = matches_alias(settings), matches_index_template(settings)
+    return _ensure_versioned(client, alias, template, _versioned_name(alias, template), [], lambda *_: None)
+
+
+def match_id(alert: str, article_id: str) -> str:
+    """The ``_id`` of the kept match of ``alert`` for ``article_id``: 40 hex of SHA-256 over
+    both (deterministic: a replay writes the same id)."""
+    return hashlib.sha256(f"{alert}\x00{article_id}".encode()).hexdigest()[:40]
+
+
+def match_actions(matches: list[dict[str, Any]], alias: str) -> list[dict[str, Any]]:
+    """Bulk ``create`` actions keeping ``matches`` (AlertMatch JSON objects, as
+    ``model_dump(mode="json")`` gives) in the index behind ``alias``; a 409 answer means the
+    match was kept already."""
+    return [{"_op_type": "create", "_index": alias, "_id": match_id(m["alert"], m["article_id"]), "_source": m}
+            for m in matches]
+
+
+def recent_matches_body(names: list[str], per_alert: int = RECENT_MATCHES) -> dict[str, Any]:
+    """Search body: per alert of ``names``, its match count and its ``per_alert`` newest matches."""
+    return {"size": 0, "query": {"terms": {"alert": names}},
+            "aggs": {"by_alert": {"terms": {"field": "alert", "size": max(1, len(names))},
+                                  "aggs": {"recent": {"top_hits": {"size": per_alert,
+                                                                   "sort": [{"matched_at": "desc"}]}}}}}}
+
+
+def recent_of(response: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{alert: {"total": matches, "matches": [AlertMatch JSON, newest first]}}`` of a
+    :func:`recent_matches_body` answer."""
+    out = {}
+    for bucket in response.get("aggregations", {}).get("by_alert", {}).get("buckets", []):
+        out[bucket["key"]] = {"total": bucket["doc_count"],
+                              "matches": [h["_source"] for h in bucket["recent"]["hits"]["hits"]]}
+    return out
+
+
+def recent_matches(client: Elasticsearch, settings: Settings, names: list[str],
+                   per_alert: int = RECENT_MATCHES) -> dict[str, dict[str, Any]]:
+    """The kept matches of the alerts ``names`` (:func:`recent_of`; alerts without a match
+    absent, everything empty before the first alert was saved)."""
+    alias = matches_alias(settings)
+    if not names or not client.indices.exists_alias(name=alias):
+        return {}
+    return recent_of(client.search(index=alias, **recent_matches_body(names, per_alert)))
 
 
 def percolate_body(documents: list[dict[str, Any]]) -> dict[str, Any]:

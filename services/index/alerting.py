@@ -3,7 +3,8 @@
 
 :class:`AlertMatcher` reads the saved alerts (cached :data:`ALERTS_CACHE_SECONDS`; none saved,
 nothing else is asked), percolates the batch's documents in one request, or, on a cluster
-without the percolator, searches the batch's ids once per alert. :class:`WebhookNotifier` keeps
+without the percolator, searches the batch's ids once per alert, and keeps each match in the
+matches index the page reads (:meth:`AlertMatcher.keep`). :class:`WebhookNotifier` keeps
 a bounded queue drained by background tasks: each POST is retried with the pipeline's backoff
 (``HADATH_ALERTS_WEBHOOK_ATTEMPTS`` tries); a full queue drops the POST (counted), so a slow or
 dead webhook never holds a batch back.
@@ -17,7 +18,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.alerts import MAX_ALERTS, batch_search_body, has_percolator, matches_of, percolate_body
+from elasticsearch.helpers import async_bulk
+
+from shared.alerts import (MAX_ALERTS, batch_search_body, ensure_matches_index, has_percolator, match_actions,
+                           matches_alias, matches_of, percolate_body)
 from shared.metrics import StageMetrics, stage_metrics
 from shared.retry import Backoff
 from shared.schemas import AlertMatch
@@ -44,12 +48,17 @@ class AlertMatcher:
         retry: the index stage's ``retry(operation, what)`` (transient Elasticsearch failures
             retried with its backoff).
         es: returns the async client.
+        setup: creates the matches index, synchronously (default
+            :func:`shared.alerts.ensure_matches_index` with a client of ``settings``); run once
+            in a thread before the first :meth:`keep`.
     """
 
-    def __init__(self, settings: Settings, *, retry, es) -> None:  # noqa: ANN001 - callables
+    def __init__(self, settings: Settings, *, retry, es, setup=None) -> None:  # noqa: ANN001 - callables
         self.settings = settings
         self._retry = retry
         self._es = es
+        self._setup = setup or (lambda: ensure_matches_index(_sync_client(settings), settings))
+        self._matches_ready = False
         self._loaded_at = -1e9
         self._alerts: list[dict[str, Any]] = []
         self._percolator = False
@@ -103,6 +112,37 @@ class AlertMatcher:
                 if hit["_id"] in position:
                     out.append((position[hit["_id"]], alert["alert"]["name"], alert["alert"].get("webhook")))
         return sorted(out, key=lambda m: (m[0], m[1]))
+
+
+    async def keep(self, records: list[AlertMatch]) -> int:
+        """Write ``records`` to the matches index (``create`` by :func:`shared.alerts.match_id`;
+        one kept already, as after a replay, stays as it was); returns how many were new.
+        Transient failures are retried; raises ``RuntimeError`` naming the first item
+        Elasticsearch refused otherwise."""
+        if not records:
+            return 0
+        if not self._matches_ready:
+            await self._retry(lambda: asyncio.to_thread(self._setup), "matches index set-up")
+            self._matches_ready = True
+        actions = match_actions([r.model_dump(mode="json") for r in records], matches_alias(self.settings))
+
+        async def write() -> list[dict]:
+            _, errors = await async_bulk(self._es(), actions, raise_on_error=False, raise_on_exception=True,
+                                         max_retries=0, chunk_size=len(actions))
+            return errors  # type: ignore[return-value]
+
+        errors = await self._retry(write, "write of alert matches")
+        refused = [next(iter(e.values())) for e in errors]
+        refused = [info for info in refused if info.get("status") != 409]
+        if refused:
+            raise RuntimeError(f"Elasticsearch refused {len(refused)} alert matches: {refused[0].get('error')}")
+        return len(records) - len(errors)
+
+
+def _sync_client(settings: Settings):  # noqa: ANN202 - elasticsearch client
+    from shared.es import client
+
+    return client(settings)
 
 
 def alert_record(alert: str, document: dict[str, Any], *, now: datetime | None = None) -> AlertMatch:

@@ -15,7 +15,8 @@ Alerts: after a batch is written, its new articles are matched against the saved
 (:mod:`services.index.alerting`); each match is an output of the stage, a
 :class:`shared.schemas.AlertMatch` on ``articles.alerts`` (keyed by ``article_id``), delivered
 by the stage loop like any stage's output (acknowledged before the batch's offsets are
-committed), and POSTed to the alert's webhook in the background. A replayed article is matched
+committed), kept in the matches index the page reads (``_id`` from the alert and the article,
+so a replay adds nothing), and POSTed to the alert's webhook in the background. A replayed article is matched
 again (at least once). A failure of the matching itself is logged and counted, never a dead
 letter: the articles are indexed.
 """
@@ -203,12 +204,16 @@ class Indexer:
             log.error("alert matching of %d articles failed: %s: %s", len(documents), type(exc).__name__, exc)
             self.metrics.es_retries.labels(self.stage, "alert matching failed").inc()
             return
-        for slot, name, webhook in matches:
-            doc = documents[slot]
-            record = alert_record(name, doc)
-            i = positions[doc["article_id"]][-1]
-            outcomes[i].outputs.append((doc["article_id"].encode(), record.model_dump_json().encode()))
-            self.metrics.alerts_matched.labels(name).inc()
+        records = [(alert_record(name, documents[slot]), webhook) for slot, name, webhook in matches]
+        try:
+            await self.alerts.keep([r for r, _ in records])  # type: ignore[union-attr]
+        except Exception as exc:  # noqa: BLE001 - the matches still go to articles.alerts
+            log.error("keeping %d alert matches failed: %s: %s", len(records), type(exc).__name__, exc)
+            self.metrics.es_retries.labels(self.stage, "keeping alert matches failed").inc()
+        for record, webhook in records:
+            i = positions[record.article_id][-1]
+            outcomes[i].outputs.append((record.article_id.encode(), record.model_dump_json().encode()))
+            self.metrics.alerts_matched.labels(record.alert).inc()
             if webhook:
                 self.webhooks.submit(webhook, record)
 

@@ -10,6 +10,9 @@
   matched words marked, facets as links that add or remove a filter, a map of the hits' places;
 * ``/events/<event_id>`` — one event (:func:`shared.event_search.event_timeline`): its articles
   by outlet and in time order, its entities, and its places on a map;
+* ``/alerts`` — the saved alerts (``hadath alerts add``) with each one's match count and its
+  :data:`ALERT_MATCHES_SHOWN` newest matches (kept by the index stage in the matches index,
+  :func:`shared.alerts.recent_matches`), each linking to its article on its event's page;
 * ``/world.svg`` — the world outline the maps draw on (:mod:`services.web.worldmap`);
 * ``/healthz`` — ``{"ok": true}`` (the process answers; Elasticsearch is not asked).
 
@@ -26,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -45,6 +48,8 @@ HERE = Path(__file__).resolve().parent
 PAGE_SIZE = 10
 #: Deepest page served (``from + size`` stays under Elasticsearch's 10,000 window).
 MAX_PAGE = 10_000 // PAGE_SIZE - 1
+#: Newest matches listed per alert on ``/alerts``.
+ALERT_MATCHES_SHOWN = 10
 #: Most places drawn on one map.
 MAX_MARKERS = 60
 #: The facets, in the order shown: ``(result facet name, URL parameter, Arabic heading)``.
@@ -272,6 +277,18 @@ def create_app(settings: Settings | None = None, es_factory: Callable[[Settings]
                       map=map_view(markers(places), lambda m: page_url(q, filters, add=("LOC", m["key"]))),
                       title=q or "بحث")
 
+    @app.get("/alerts", response_class=HTMLResponse)
+    def alerts_page(request: Request) -> HTMLResponse:
+        from shared.alerts import list_alerts, recent_matches
+
+        alerts = list_alerts(es(), settings)
+        recent = recent_matches(es(), settings, [a["name"] for a in alerts], per_alert=ALERT_MATCHES_SHOWN)
+        view = [{**a, "entities": [_entity_chip(spec) for spec in a.get("entities") or []],
+                 "total": recent.get(a["name"], {}).get("total", 0),
+                 "matches": [{**m, "href": match_href(m)} for m in recent.get(a["name"], {}).get("matches", [])]}
+                for a in alerts]
+        return render(request, "alerts.html", alerts=view, title="التنبيهات")
+
     @app.get("/events/{event_id}", response_class=HTMLResponse)
     def event_page(request: Request, event_id: str) -> HTMLResponse:
         from shared.event_search import EventNotFound, event_timeline
@@ -302,6 +319,20 @@ def _event_entities(es: Any, settings: Settings, event_id: str) -> list[dict[str
     resp = es.search(index=settings.index_alias, size=200, query={"term": {"event_id": event_id}},
                      source=["entities"])
     return [h["_source"] for h in resp["hits"]["hits"]]
+
+
+def match_href(match: Mapping[str, Any]) -> str | None:
+    """Where an alert match links: its article on its event's page
+    (``/events/<event_id>#a-<article_id>``), or None for an article without an event yet."""
+    if not match.get("event_id"):
+        return None
+    return f"/events/{quote(match['event_id'], safe='')}#a-{quote(match['article_id'], safe='')}"
+
+
+def _entity_chip(spec: str) -> dict[str, str]:
+    """An alert's ``LABEL:key`` filter as ``{"label", "key", "href"}`` (the search it narrows to)."""
+    label, _, key = spec.partition(":")
+    return {"label": LABEL_NAMES.get(label, label), "key": key, "href": page_url("", {label: [key]})}
 
 
 def _filter_label(param: str, value: str, facets: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:

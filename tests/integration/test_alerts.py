@@ -1,7 +1,8 @@
 """Alerts end to end (issue #13, part 5) and the services' metrics (part 4), on the real Kafka
 and Elasticsearch: saved alerts, matching and non-matching made-up Arabic articles, the
-records of ``articles.alerts`` (with the test's prefix), a webhook, and each running service's
-``metrics_url``."""
+records of ``articles.alerts`` (with the test's prefix) and the matches kept for the page, a
+webhook, and each running service's ``metrics_url`` (serving every series the shipped Grafana
+dashboard queries)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from kafka import KafkaConsumer
 
 from hadath import processes
-from shared.alerts import add_alert, list_alerts, remove_alert
+from shared.alerts import add_alert, list_alerts, match_id, matches_alias, recent_matches, remove_alert
 from shared.metrics import parse_samples
 from shared.schemas import AlertMatch
+from tests.dashboard import dashboard_exprs, exposed, missing, referenced
 from tests.integration.conftest import jsonl_bytes
 
 PORT_STORY = {"id": "m1", "source": "wakala", "title": "افتتاح ميناء جديد في البصرة",
@@ -90,6 +92,14 @@ def test_alerts_fire_exactly_for_matching_articles_and_metrics_answer(make_pipel
         doc = by_id[m.article_id]
         assert (m.event_id, m.source, m.title) == (doc["event_id"], doc["source"], doc["title"])
 
+    # each match is kept once, under its deterministic id, for the page
+    es.indices.refresh(index=matches_alias(settings))
+    kept = es.search(index=matches_alias(settings), size=100, query={"match_all": {}})["hits"]["hits"]
+    assert sorted(h["_id"] for h in kept) == sorted(match_id(m.alert, m.article_id) for m in got)
+    recent = recent_matches(es, settings, ["ports", "ships"])
+    assert (recent["ports"]["total"], recent["ships"]["total"]) == (1, 2)
+    assert {m["title"] for m in recent["ships"]["matches"]} == {PORT_STORY["title"], SECOND_PORT_STORY["title"]}
+
     deadline = time.monotonic() + 30  # 503 once, then retried after the backoff's first second
     while not _Hook.received and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -100,18 +110,26 @@ def test_alerts_fire_exactly_for_matching_articles_and_metrics_answer(make_pipel
     # every running service answers on its metrics_url with the stage counters
     st = processes.status(settings)
     assert set(st) == {"ingest", "normalize", "extract-1", "events", "index"}
+    pages = []
     for name, proc in st.items():
         assert proc["running"] and proc["metrics_url"].startswith("http://127.0.0.1:"), (name, proc)
         with urllib.request.urlopen(proc["metrics_url"], timeout=5) as resp:
-            samples = parse_samples(resp.read().decode())
+            pages.append(resp.read().decode())
+        samples = parse_samples(pages[-1])
         stage = name.split("-")[0]
         assert samples[("hadath_messages_in_total", (("stage", stage),))] >= 3, name
         assert ("hadath_batch_seconds_count", (("stage", stage),)) in samples, name
         assert samples[("process_resident_memory_bytes", ())] > 0
         assert samples[("hadath_messages_in_last_minute", (("stage", stage),))] >= 3
+    # every series the shipped Grafana dashboard queries is served, with the labels it groups by
+    assert missing(referenced(dashboard_exprs()), exposed(*pages)) == []
     index = parse_samples(urllib.request.urlopen(st["index"]["metrics_url"], timeout=5).read().decode())
     assert index[("hadath_messages_out_total", (("stage", "index"),))] == 3
     assert index[("hadath_alerts_matched_total", (("alert", "ships"),))] == 2
     assert index[("hadath_webhook_deliveries_total", (("result", "ok"),))] == 1
     activity = processes.recent_activity(settings)
     assert activity["index"]["in_last_minute"] == 3 and activity["extract"]["processes"] == 1
+
+    # removing an alert removes its kept matches
+    assert remove_alert(es, settings, "ships")
+    assert set(recent_matches(es, settings, ["ports", "ships"])) == {"ports"}

@@ -3,8 +3,8 @@ system chromedriver, against a real pipeline.
 
 One isolated pipeline for the module (real Kafka and Elasticsearch, the five services and the
 search page started by :func:`hadath.processes.up` with ``web=True`` on a free port) is fed the
-shipped samples (``hadath/samples``), as ``hadath demo`` does. The tests then search in Arabic,
-click a facet, open an event and look at the maps, as a person would with the keyboard and the
+shipped samples (``hadath/samples``), as ``hadath demo`` does. An alert on the query is saved before the feed. The tests then search in Arabic,
+click a facet, open an event, look at the maps and at the alert's matches, as a person would with the keyboard and the
 mouse. Screenshots are saved under ``tests/integration/artifacts/`` (git-ignored) — look at
 them. Skipped when ``chromium`` or ``chromedriver`` is not installed
 (``apt-get install chromium chromium-driver``; ``.ci/run`` does it).
@@ -22,6 +22,7 @@ import pytest
 
 from hadath import processes
 from hadath.sandbox import Pipeline, cleanup, start
+from shared.alerts import add_alert
 from shared.event_search import events_written
 
 pytestmark = pytest.mark.integration
@@ -32,6 +33,7 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 QUERY = "بغداد"
+ALERT = "متابعة بغداد"
 
 needs_browser = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
                                    reason="chromium/chromedriver not installed (apt-get install chromium chromium-driver)")
@@ -51,6 +53,8 @@ def site(infrastructure) -> Iterator[tuple[Pipeline, str]]:
     pipe = start(1, web_port=_free_port())
     try:
         assert processes.up(pipe.settings, web=True, progress=lambda *_: None) == [processes.WEB]
+        # saved before the feed, so the index stage matches every sample article against it
+        add_alert(pipe.es, pipe.settings, ALERT, QUERY)
         report = pipe.feed(SAMPLES / "articles.jsonl", SAMPLES / "page.txt", source="sample-page")
         assert report.sent >= 20 and not report.refused
         pipe.wait()
@@ -233,3 +237,35 @@ def test_an_empty_result_and_an_unknown_event_say_so(site, browser):
     browser.get(base + "/events/no-such-event")
     assert "لا حدث" in browser.find_element(By.ID, "error").text
     _shot(browser, "6-unknown-event")
+
+
+@needs_browser
+def test_an_alert_and_its_matches_are_shown_and_lead_to_the_article(site, browser):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    pipe, base = site
+    browser.get(base + "/")
+    # reached with the keyboard: Tab past the skip link, the search box and its button
+    link = browser.find_element(By.ID, "nav-alerts")
+    for _ in range(10):
+        ActionChains(browser).send_keys(Keys.TAB).perform()
+        if browser.switch_to.active_element == link:
+            break
+    assert browser.switch_to.active_element == link
+    _follow(browser, link, keyboard=True)
+    section = browser.find_element(By.CSS_SELECTOR, f'section.alert[data-alert="{ALERT}"]')
+    total = int(section.find_element(By.CSS_SELECTOR, "h2 .count").get_attribute("data-total"))
+    matches = section.find_elements(By.CSS_SELECTOR, "li.match")
+    expected = pipe.search(QUERY, size=100)["total"]  # the alert's query is the search's
+    assert total == expected >= 2 and len(matches) == min(total, 10)
+    _shot(browser, "7-alerts")
+    # a match opens its event page at its article
+    first = section.find_element(By.CSS_SELECTOR, "li.match a.match-link")
+    article_id = first.find_element(By.XPATH, "..").get_attribute("data-article-id")
+    _follow(browser, first, keyboard=True)
+    assert browser.find_element(By.CSS_SELECTOR, "article.event")
+    target = browser.find_element(By.ID, f"a-{article_id}")
+    assert browser.execute_script("return document.querySelector(':target') === arguments[0]", target)
+    _shot(browser, "8-alert-match-event")

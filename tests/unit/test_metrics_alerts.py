@@ -9,11 +9,13 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from services.index.alerting import WebhookNotifier, alert_record
-from shared.alerts import (alert_document, alert_query, alerts_index_template, alerts_mappings, batch_search_body,
+from shared.alerts import (match_actions, match_id, matches_alias, matches_index_template, recent_matches_body,
+                           recent_of, alert_document, alert_query, alerts_index_template, alerts_mappings, batch_search_body,
                            has_percolator, matches_of, percolate_body)
 from shared.es import mappings
 from shared.metrics import StageMetrics, Window, metrics_port, metrics_url, parse_samples
 from shared.retry import Backoff
+from shared.schemas import AlertMatch
 from shared.settings import Settings
 from shared.streaming import InMessage, Outcome, StageError, StageRunner
 
@@ -96,6 +98,32 @@ def test_alerts_index_has_the_article_fields_and_a_pattern_of_its_own():
     assert t["index_patterns"] == ["hadath-alerts-*"] and t["priority"] > 200
     with pytest.raises(ValueError):
         alerts_index_template(Settings(alerts_alias="hadath-articles-alerts"))
+
+
+def test_kept_matches_have_deterministic_ids_and_an_index_of_their_own():
+    settings = Settings()
+    assert matches_alias(settings) == "hadath-alerts.matches"
+    t = matches_index_template(settings)
+    # outside the percolator template's pattern (hadath-alerts-*), so never a percolator index
+    assert t["index_patterns"] == ["hadath-alerts.matches-*"]
+    assert set(t["template"]["mappings"]["properties"]) >= set(AlertMatch.model_fields)
+    record = alert_record("ports", {"article_id": "a1", "event_id": "e1", "title": "t", "source": "s"}).model_dump(mode="json")
+    again = alert_record("ports", {"article_id": "a1"}).model_dump(mode="json")
+    (first,), (second,) = match_actions([record], "m"), match_actions([again], "m")
+    assert first["_id"] == second["_id"] == match_id("ports", "a1") and first["_op_type"] == "create"
+    assert match_id("ports", "a1") != match_id("ports", "a2") != match_id("ships", "a1")
+    assert first["_source"] == record and first["_index"] == "m"
+
+
+def test_recent_matches_are_read_per_alert_newest_first():
+    body = recent_matches_body(["ports", "ships"], per_alert=3)
+    assert body["query"] == {"terms": {"alert": ["ports", "ships"]}}
+    assert body["aggs"]["by_alert"]["aggs"]["recent"]["top_hits"] == {"size": 3, "sort": [{"matched_at": "desc"}]}
+    resp = {"aggregations": {"by_alert": {"buckets": [
+        {"key": "ports", "doc_count": 5, "recent": {"hits": {"hits": [{"_source": {"article_id": "a2"}},
+                                                                      {"_source": {"article_id": "a1"}}]}}}]}}}
+    assert recent_of(resp) == {"ports": {"total": 5, "matches": [{"article_id": "a2"}, {"article_id": "a1"}]}}
+    assert recent_of({}) == {}
 
 
 def test_percolate_body_and_its_matches():

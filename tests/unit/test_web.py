@@ -97,7 +97,7 @@ def down_client() -> TestClient:
 
 
 def test_pages_say_clearly_that_elasticsearch_is_down(down_client: TestClient):
-    for path in ("/?q=بغداد", "/events/abc"):
+    for path in ("/?q=بغداد", "/events/abc", "/alerts"):
         resp = down_client.get(path)
         assert resp.status_code == 503, path
         assert 'dir="rtl"' in resp.text and "Elasticsearch غير متاح" in resp.text
@@ -110,3 +110,38 @@ def test_health_and_world_need_no_elasticsearch(down_client: TestClient):
     assert resp.status_code == 200 and resp.headers["content-type"].startswith("image/svg+xml")
     assert down_client.get("/static/style.css").status_code == 200
     assert down_client.get("/?page=0").status_code == 422
+
+
+class _AlertsES:
+    """Answers the two questions ``/alerts`` asks: the saved alerts and their kept matches."""
+
+    class indices:  # noqa: N801 - mirrors the client's namespace
+        @staticmethod
+        def exists_alias(name: str) -> bool:
+            return True
+
+    def __init__(self, alerts: list[dict], buckets: list[dict]) -> None:
+        self.alerts, self.buckets = alerts, buckets
+
+    def search(self, index: str, **body):  # noqa: ANN003 - the client's keywords
+        if index.endswith(".matches"):
+            return {"aggregations": {"by_alert": {"buckets": self.buckets}}}
+        return {"hits": {"hits": [{"_source": {"alert": a}} for a in self.alerts]}}
+
+
+def test_alerts_page_lists_each_alert_with_its_newest_matches_linked_to_their_event():
+    alerts = [{"name": "موانئ", "query": "ميناء البصرة", "entities": ["LOC:بصره"], "webhook": "http://x",
+               "created_at": "2026-12-01T10:00:00+00:00"}, {"name": "quiet", "query": "x", "entities": []}]
+    match = {"alert": "موانئ", "article_id": "a/1", "event_id": "ev1", "title": "افتتاح <ميناء>",
+             "source": "wakala", "matched_at": "2026-12-01T10:05:00Z"}
+    orphan = {**match, "article_id": "a2", "event_id": None, "title": "بلا حدث"}
+    client = TestClient(create_app(Settings(), es_factory=lambda s: _AlertsES(
+        alerts, [{"key": "موانئ", "doc_count": 12, "recent": {"hits": {"hits": [{"_source": match}, {"_source": orphan}]}}}])))
+    html = client.get("/alerts").text
+    assert 'dir="rtl"' in html and 'data-alert="موانئ"' in html and 'data-total="12"' in html
+    assert 'href="/events/ev1#a-a%2F1"' in html and "افتتاح &lt;ميناء&gt;" in html
+    assert "بلا حدث" in html and "معروض أحدث 2 من 12" in html
+    assert "http://x" not in html  # a webhook URL may hold a token: not shown
+    assert "لم تطابقه أي مقالة جديدة بعد" in html  # "quiet" has none
+    empty = TestClient(create_app(Settings(), es_factory=lambda s: _AlertsES([], []))).get("/alerts").text
+    assert 'id="no-alerts"' in empty and "hadath alerts add" in empty
