@@ -20,6 +20,12 @@ opens a new event otherwise. Where it differs:
   resolved against a late ``published_at`` is off by one, but so is the walkie-talkie blasts'
   report against the pager blasts'); two or more days off by ``1 - far_day_penalty`` (a later
   development is another event, Miranda et al.'s time features being the same idea);
+* a page with no ``published_at`` and no resolvable date still names a weekday ("مساء الجمعة"):
+  its weekday is compared with the event's day like a day (:meth:`EventClusterer._day_factor`);
+* a story that looks forward to a day (an agenda, a deadline: "… في الحادي عشر من ديسمبر
+  المقبل") was written before it, so it is not the report of what happened on that day: when
+  one side previews the other's day the score is multiplied by ``1 - far_day_penalty``
+  (:meth:`EventClusterer._preview_factor`);
 * an article with no time evidence (``ingested_at`` only), or an event with no dated member, can
   be scored down by ``undated_penalty`` (0 by default: measured on the dev set it costs more recall
   than it saves look-alike merges);
@@ -139,7 +145,8 @@ class EventState:
       (:func:`~services.events.features.lead_day`) → articles; ``event_days``: the members' event
       days (:func:`~services.events.features.event_day`) → articles; ``weekdays``: the members'
       story weekdays (:func:`~services.events.features.story_weekday`, ``"0"`` = Monday) →
-      articles; ``numbers``: number → articles;
+      articles; ``upcoming``: the days (``MM-DD``) members look forward to
+      (:func:`~services.events.features.upcoming_days`) → articles; ``numbers``: number → articles;
     * ``span_days``: ``[lo, hi]`` hull of the members' intervals from ``published_at`` or stated
       dates (``None`` if none has one); ``ingested_days``: ``[lo, hi]`` of the members' intervals
       known only from ``ingested_at``; ``opened_days``: the first article's time (the age that
@@ -161,6 +168,7 @@ class EventState:
     numbers: dict[str, int] = field(default_factory=dict)
     event_days: dict[str, int] = field(default_factory=dict)
     weekdays: dict[str, int] = field(default_factory=dict)
+    upcoming: dict[str, int] = field(default_factory=dict)
     span_days: list[float] | None = None
     ingested_days: list[float] | None = None
     merged_into: str | None = None
@@ -386,6 +394,24 @@ class EventClusterer:
             return 1.0
         return 1.0 - (p.day_conflict_penalty if d < 1.5 else p.far_day_penalty)
 
+    def _preview_factor(self, day_a: str | None, upcoming_a: Iterable[str], size_a: int,
+                        days_b: Mapping[str, int], upcoming_b: Mapping[str, int], size_b: int) -> float:
+        """``1 - far_day_penalty`` when one side previews the other's day, else 1. A side
+        previews a day when it looks forward to it (``upcoming``: ``MM-DD`` → articles, or a
+        set for one article) in most of its ``size`` articles: an agenda or a deadline story
+        and the report of what happened on that day are two events. ``day_a``: side a's event
+        day; ``days_b``: side b's members' event days."""
+        def previews(upcoming, size, day) -> bool:
+            if not day:
+                return False
+            n = upcoming.get(day[5:], 0) if isinstance(upcoming, Mapping) else int(day[5:] in upcoming)
+            return 2 * n > size
+        day_b = _main_day(days_b) if days_b else None
+        up_a = upcoming_a if isinstance(upcoming_a, Mapping) else frozenset(upcoming_a)
+        if previews(up_a, size_a, day_b) or previews(upcoming_b, size_b, day_a):
+            return 1.0 - self.params.far_day_penalty
+        return 1.0
+
     def _combine(self, cos_w: float, cos_n: float, nums: float, agree: float, day_factor: float,
                  decay: float, dated: bool) -> float:
         p = self.params
@@ -408,7 +434,8 @@ class EventClusterer:
                 agree = 1.0
             dated = f.time.kind != "ingested" and e.span_days is not None
             out.append(self._combine(float(cw[i]), float(cn[i]), min(1.0, shared / 3.0), agree,
-                                     self._day_factor(f.event_day, e.event_days, f.weekday, e.weekdays),
+                                     self._day_factor(f.event_day, e.event_days, f.weekday, e.weekdays)
+                                     * self._preview_factor(f.event_day, f.upcoming, 1, e.event_days, e.upcoming, e.size),
                                      self._time_decay(interval, e.interval()), dated))
         return out
 
@@ -423,7 +450,8 @@ class EventClusterer:
         weekday_a = int(_main_day(a.weekdays)) if a.weekdays else None
         dated = a.span_days is not None and b.span_days is not None
         return self._combine(float(cw), float(cn), min(1.0, shared / 3.0), agree,
-                             self._day_factor(day_a, b.event_days, weekday_a, b.weekdays),
+                             self._day_factor(day_a, b.event_days, weekday_a, b.weekdays)
+                             * self._preview_factor(day_a, a.upcoming, a.size, b.event_days, b.upcoming, b.size),
                              self._time_decay(a.interval(), b.interval()), dated)
 
     # --- the stream -------------------------------------------------------------------------
@@ -504,6 +532,8 @@ class EventClusterer:
             e.event_days[f.event_day] = e.event_days.get(f.event_day, 0) + 1
         if f.weekday is not None:
             e.weekdays[str(f.weekday)] = e.weekdays.get(str(f.weekday), 0) + 1
+        for d in f.upcoming:
+            e.upcoming[d] = e.upcoming.get(d, 0) + 1
         for n in f.numbers:
             e.numbers[n] = e.numbers.get(n, 0) + 1
         lo, hi = article_interval(f.time, self.params)
@@ -523,6 +553,7 @@ class EventClusterer:
         survivor.article_ids.extend(loser.article_ids)
         for a, b in ((survivor.sources, loser.sources), (survivor.days, loser.days), (survivor.lead_days, loser.lead_days),
                      (survivor.event_days, loser.event_days), (survivor.weekdays, loser.weekdays),
+                     (survivor.upcoming, loser.upcoming),
                      (survivor.numbers, loser.numbers), (survivor.places, loser.places)):
             for k, v in b.items():
                 a[k] = a.get(k, 0) + v

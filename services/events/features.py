@@ -46,12 +46,12 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.preprocessing import normalize as l2_normalize
 
-from services.extract.dates import find_weekdays
+from services.extract.dates import find_upcoming_days, find_weekdays
 from shared.arabic import normalize, tokenize_spans
 
 __all__ = [
     "N_FEATURES", "IDF_PATH", "light_stem", "stems", "idf_table", "word_vector", "name_weights",
-    "stated_days", "lead_day", "event_day", "story_weekday", "prospective", "PROSPECTIVE_CUES", "EVENT_DAY_MAX_AGE", "numbers", "ArticleTime", "article_time", "day_number", "ArticleFeatures",
+    "stated_days", "lead_day", "event_day", "story_weekday", "prospective", "PROSPECTIVE_CUES", "upcoming_days", "EVENT_DAY_MAX_AGE", "numbers", "ArticleTime", "article_time", "day_number", "ArticleFeatures",
     "features_of",
 ]
 
@@ -216,11 +216,10 @@ def stated_days(dates: Iterable[Mapping]) -> Counter[str]:
 
 #: Words that, among the three before a date, make it a deadline or a schedule rather than the
 #: day something happened: deadlines ("قبل 28 أبريل", "حتى 18 ديسمبر", "بحلول"), set dates
-#: ("المحددة في", "المقرر", "موعد"), starts ("اعتبارا من", "ابتداء من", "يبدأ/سيبدأ يوم الأحد")
+#: ("المحددة في", "المقرر", "موعد"), starts ("يبدأ/سيبدأ يوم الأحد")
 #: and what is yet to be done ("سيتم", "ستجري", "سيعقد").
 PROSPECTIVE_CUES = frozenset(normalize(w) for w in (
-    "قبل", "حتى", "لغاية", "بحلول", "المحددة", "المحدد", "المقررة", "المقرر", "موعد", "موعدها", "موعده",
-    "اعتبارا", "ابتداء", "بدءا", "يبدأ", "تبدأ", "سيبدأ", "ستبدأ", "سيتم", "ستتم", "سيعقد", "ستعقد",
+    "قبل", "حتى", "لغاية", "بحلول", "المحددة", "المحدد", "المقررة", "المقرر", "موعد", "موعدها", "موعده", "يبدأ", "تبدأ", "سيبدأ", "ستبدأ", "سيتم", "ستتم", "سيعقد", "ستعقد",
     "سيجري", "ستجري", "يسري", "سيسري"))
 _WORD_RE = re.compile(r"[^\W\d_]+")
 
@@ -272,6 +271,22 @@ def event_day(lead: str | None, published_at: datetime | str | None) -> str | No
     pub = _dt(published_at).date()
     age = (pub - date.fromisoformat(lead)).days
     return lead if 0 <= age <= EVENT_DAY_MAX_AGE else None
+
+
+def upcoming_days(dates: Iterable[Mapping], published_at: datetime | str | None, body: str) -> frozenset[str]:
+    """The days the text looks forward to, as ``MM-DD``: stated days after ``published_at`` or
+    marked as a deadline or schedule (:func:`prospective`), and days of a month named as
+    upcoming ("… من ديسمبر المقبل", which an undated page still gives:
+    :func:`services.extract.dates.find_upcoming_days`). A text that looks forward to a day
+    was written before it: it previews what happens that day and is not a report of it. The
+    year is left out because an undated page's is unknown (the time decay keeps other years apart)."""
+    if published_at is not None:  # the publication day says what is ahead ("حتى اليوم" is not)
+        pub = _dt(published_at).date().isoformat()
+        out = {d["value"][5:] for d in dates if len(d["value"]) == 10 and d["value"] > pub}
+    else:
+        out = {d["value"][5:] for d in dates if len(d["value"]) == 10 and body and prospective(body, d["start"])}
+    out.update(f"{m:02d}-{d:02d}" for _, _, m, d in find_upcoming_days(body))
+    return frozenset(out)
 
 
 def story_weekday(event_day_: str | None, published_at: datetime | str | None, body: str) -> int | None:
@@ -336,7 +351,8 @@ class ArticleFeatures:
     (see :func:`name_weights`); ``days``: stated day-level dates with counts; ``lead_day``: the
     first of them (:func:`lead_day`); ``numbers``;
     ``time``: :class:`ArticleTime`; ``title`` and ``source`` for the event's record;
-    ``event_day`` (:func:`event_day`) and ``weekday`` (:func:`story_weekday`, Monday = 0).
+    ``event_day`` (:func:`event_day`), ``weekday`` (:func:`story_weekday`, Monday = 0) and
+    ``upcoming`` (:func:`upcoming_days`, ``MM-DD``).
     """
 
     article_id: str
@@ -350,6 +366,7 @@ class ArticleFeatures:
     time: ArticleTime
     event_day: str | None = None
     weekday: int | None = None
+    upcoming: frozenset[str] = frozenset()
 
 
 def features_of(article) -> ArticleFeatures:
@@ -377,6 +394,7 @@ def features_of(article) -> ArticleFeatures:
         time=article_time(get("published_at"), lead, get("ingested_at")),
         event_day=(ev_day := event_day(lead, get("published_at"))),
         weekday=story_weekday(ev_day, get("published_at"), get("body") or ""),
+        upcoming=upcoming_days(dates, get("published_at"), get("body") or ""),
     )
 
 

@@ -57,7 +57,7 @@ from shared.arabic import fold_same_length
 from shared.months import GREGORIAN_MONTH_NAMES, HIJRI_MONTH_NAMES
 from shared.schemas import DateMention
 
-__all__ = ["find_dates", "find_weekdays", "MONTHS", "HIJRI_MONTHS"]
+__all__ = ["find_dates", "find_weekdays", "find_upcoming_days", "MONTHS", "HIJRI_MONTHS"]
 
 # ---------------------------------------------------------------------------------------------
 # folding (one char -> one char, so offsets are the original text's)
@@ -402,4 +402,23 @@ def find_weekdays(text: str) -> list[tuple[int, int, int]]:
             continue
         s, e = m.span("core")
         out.append((s, e, _WEEKDAYS[_key(m.group("wd"))]))
+    return out
+
+
+def find_upcoming_days(text: str) -> list[tuple[int, int, int, int]]:
+    """Days of the month the text names as upcoming ("الحادي عشر من ديسمبر المقبل", "20 مايو
+    القادم"), which need no ``published_at`` to be known as ahead of the text:
+    ``[(start, end, month, day)]`` in text order (offsets into ``text``)."""
+    if not text:
+        return []
+    out = []
+    for m in _GREG.finditer(_fold(text)):
+        if not m.group("dir") or _key(m.group("dir")) not in _NEXT:
+            continue
+        day = int(m.group("day")) if m.group("day") else (
+            _ORD_FOLDED.get(_key(m.group("ord"))) if m.group("ord") else None)
+        if day is None:
+            continue
+        s, e = m.span("core")
+        out.append((s, e, MONTHS[_key(m.group("month"))], day))
     return out

@@ -148,3 +148,9 @@ def test_weekdays_without_a_publication_date():
     from services.extract.dates import find_weekdays
     text = "ضرب الزلزال المنطقة مساء الجمعة، وتعقد الحكومة اجتماعا الأحد المقبل ويوم الاثنين"
     assert [(text[s:e], wd) for s, e, wd in find_weekdays(text)] == [("الجمعة", 4), ("يوم الاثنين", 0)]
+
+
+def test_upcoming_days_of_a_month_need_no_publication_date():
+    from services.extract.dates import find_upcoming_days
+    text = "على أن يعلن الفائز في الحادي عشر من ديسمبر المقبل، بعد وصول الملف في 20 مايو الماضي، وقبل 3 يونيو القادم"
+    assert [(m, d) for _, _, m, d in find_upcoming_days(text)] == [(12, 11), (6, 3)]

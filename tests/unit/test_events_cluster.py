@@ -215,3 +215,27 @@ def test_an_undated_page_is_placed_by_the_weekday_it_names():
                               places=CITY, ingested=later))
     assert tuesday.weekday == 1
     assert c.add_features(tuesday).event_id != other.event_id  # Tuesday is not that Saturday's story
+
+
+def test_an_agenda_story_is_not_the_report_of_the_day_it_looks_forward_to():
+    from services.events.features import upcoming_days
+    # an undated page: "the vote is set for the 11th of next December" looks forward to 12-11
+    body = "وضع الاتحاد التصويت على جدول أعمال مؤتمره، على أن يتم الإعلان عن الفائز في الحادي عشر من ديسمبر المقبل."
+    assert upcoming_days([], None, body) == frozenset({"12-11"})
+    # a dated page looks forward to the days after it ("حتى اليوم" is not ahead)
+    dates = [{"value": "2031-12-09", "start": 0, "end": 5}, {"value": "2031-12-11", "start": 10, "end": 15}]
+    assert upcoming_days(dates, "2031-12-09T08:00:00+00:00", "") == frozenset({"12-11"})
+    vote = ("صوت مؤتمر الاتحاد اليوم على منح تنظيم البطولة للمدينة الساحلية، وأعلن رئيس الاتحاد فوز ملفها "
+            "بالإجماع بعد عرض قدمه وفدها أمام الأعضاء.")
+    agenda = ("وضع الاتحاد منح تنظيم البطولة للمدينة الساحلية على جدول أعمال مؤتمره، على أن يتم الإعلان عن "
+              "فوز ملفها في الحادي عشر من ديسمبر المقبل بعد عرض يقدمه وفدها أمام الأعضاء.")
+    ents = [("ORG", "الاتحاد القاري"), ("LOC", "المدينة الساحلية")]
+    later = "2032-06-01T00:00:00+00:00"
+    c = EventClusterer()
+    report = c.add(art("v1", "o1", vote, published="2031-12-11T18:00:00+00:00", entities=ents, dates=["2031-12-11"]))
+    assert c.add(art("g1", "o2", agenda, entities=ents, ingested=later)).event_id != report.event_id
+    # without the look-ahead the same words join it
+    c = EventClusterer()
+    report = c.add(art("v1", "o1", vote, published="2031-12-11T18:00:00+00:00", entities=ents, dates=["2031-12-11"]))
+    plain = agenda.replace("في الحادي عشر من ديسمبر المقبل", "")
+    assert c.add(art("g2", "o2", plain, entities=ents, ingested=later)).event_id == report.event_id
