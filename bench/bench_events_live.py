@@ -70,6 +70,12 @@ def main() -> int:
               f"look-alike pairs merged={lookalike_merges(pred, gold, negative_of)}")
         print(f"events: {len(events)} (gold {len(set(gold.values()))}); event documents consistent with "
               f"article documents: {consistent}")
+        members: dict[str, list[str]] = {}
+        for rid, eid in pred.items():
+            members.setdefault(eid, []).append(rid)
+        for eid, rids in sorted(members.items(), key=lambda kv: min(kv[1])):
+            if len({gold[r] for r in rids}) > 1:
+                print(f"  mixed event {eid}: {' '.join(sorted(rids))}")
     finally:
         cleanup(pipe.settings)
     return 0
