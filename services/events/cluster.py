@@ -99,7 +99,7 @@ class EventParams:
     merge_pair_threshold: float = 0.2
     slack_days: float = 1.0
     decay_days: float = 2.0
-    day_conflict_penalty: float = 0.6
+    day_conflict_penalty: float = 0.65
     far_day_penalty: float = 0.9
     undated_penalty: float = 0.0
     ingested_lag_days: float | None = None
