@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections import Counter
 
 from kafka import KafkaAdminClient
 
 from hadath import processes
+from shared.metrics import metrics_url
 from shared.settings import settings_env
 from tests.conftest import REPO
 from tests.integration.conftest import jsonl_bytes, sample_articles, sample_variants
@@ -59,7 +62,9 @@ def test_the_samples_get_events_and_a_replay_changes_nothing(make_pipeline):
     assert event["title"] in (a["title"], b["title"]) and event["summary"]
     assert event["first_published_at"].startswith("2025-08-19") and event["event_date"] == "2025-08-19"
     assert any(p["name"] == "الخرطوم" and p["location"] for p in event["places"])
-    # every article document has a topic; the event's topic is one of its articles'
+    # every article document has one of the six topics; the event's topic is one of its articles'
+    topics = {"internationalNews", "middleEast", "sport", "economy", "technology", "culture"}
+    assert all(d.get("topic") in topics for d in docs.values())
     assert event["topic"] in {a["topic"], b["topic"]}
     # a different incident in another country and year is never in that event
     other = docs["زلزال بقوة 5.6 درجات يضرب إقليم الحسيمة شمال المغرب"]
@@ -87,12 +92,32 @@ def test_killing_the_events_worker_mid_stream_loses_and_double_counts_nothing(ma
     assert pipe.dead_letters() == []
 
 
+def _events_consumed(url: str) -> float:
+    """``hadath_messages_in_total{stage="events"}`` read from one process's ``/metrics``."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        text = resp.read().decode()
+    return sum(s.value for fam in text_string_to_metric_families(text) for s in fam.samples
+               if s.name == "hadath_messages_in_total" and s.labels.get("stage") == "events")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def test_a_second_events_worker_is_a_standby_and_takes_over(make_pipeline):
     pipe = make_pipeline()
-    env = {**os.environ, **settings_env(pipe.settings)}
+    first_url = metrics_url(pipe.settings, "events")  # read before the standby writes its own
+    assert first_url
+    standby_port = _free_port()
+    env = {**os.environ, **settings_env(pipe.settings), "HADATH_METRICS_PORT": str(standby_port - 2)}
     log = (pipe.settings.home / "logs" / pipe.settings.group_prefix / "events-standby.log").open("ab")
     standby = subprocess.Popen([sys.executable, "-m", "services.events"], cwd=REPO, env=env,
                                stdout=log, stderr=subprocess.STDOUT)
+    standby_url = f"http://127.0.0.1:{standby_port}/metrics"
     try:
         group = pipe.settings.group_id("events")
         deadline = time.monotonic() + 120
@@ -113,10 +138,17 @@ def test_a_second_events_worker_is_a_standby_and_takes_over(make_pipeline):
         assert len(owners) == 1  # one partition: one writer
         articles = _variants(60)
         pipe.send_raw(*jsonl_bytes(*articles[:30]))
-        time.sleep(2.0)
-        os.kill(processes.status(pipe.settings)["events"]["pid"], signal.SIGKILL)  # the standby takes over
+        pipe.wait(timeout_seconds=240)
+        # the worker that consumed the first half is the owner: it is the one killed
+        consumed = {"first": _events_consumed(first_url), "standby": _events_consumed(standby_url)}
+        assert sorted(consumed.values())[0] == 0 and sorted(consumed.values())[1] >= 30, consumed
+        owner = max(consumed, key=consumed.get)
+        survivor_url = standby_url if owner == "first" else first_url
+        os.kill(processes.status(pipe.settings)["events"]["pid"] if owner == "first" else standby.pid,
+                signal.SIGKILL)
         pipe.send_raw(*jsonl_bytes(*articles[30:]))
         pipe.wait(timeout_seconds=240)
+        assert _events_consumed(survivor_url) >= 30  # the other worker took the partition over
         _assert_consistent(pipe, len(articles))
     finally:
         standby.terminate()
