@@ -113,7 +113,6 @@ class AlertMatcher:
                     out.append((position[hit["_id"]], alert["alert"]["name"], alert["alert"].get("webhook")))
         return sorted(out, key=lambda m: (m[0], m[1]))
 
-
     async def keep(self, records: list[AlertMatch]) -> int:
         """Write ``records`` to the matches index (``create`` by :func:`shared.alerts.match_id`;
         one kept already, as after a replay, stays as it was); returns how many were new.
