@@ -178,8 +178,8 @@ def masked_entities(entities: list[dict[str, Any]]) -> tuple[list[tuple[int, int
     """``(spans, words)`` to blank out of the stemmed fields for an article's ``entities``
     (dicts of :class:`shared.schemas.Entity`): the ``(start, end)`` body offsets of each
     :data:`MASKED_LABELS` mention (PERS always, LOC/ORG of one word), and the normalized words
-    of those mentions and of their keys (to blank other mentions of the same names: the title,
-    a repeat the recognizer missed)."""
+    of those mentions and of their keys, with their :func:`bare_forms` of 3 letters or more (to
+    blank other mentions of the same names: the title, a repeat the recognizer missed)."""
     spans: list[tuple[int, int]] = []
     words: set[str] = set()
     for e in entities:
@@ -188,7 +188,10 @@ def masked_entities(entities: list[dict[str, Any]]) -> tuple[list[tuple[int, int
             continue
         spans.append((e.get("start", 0), e.get("end", 0)))
         for value in (text, e.get("normalized") or ""):
-            words.update(w for w in normalize(value).split() if len(w) >= 2)
+            for w in normalize(value).split():
+                if len(w) >= 2:
+                    # a mention tagged with its proclitic (وزمردان) names the bare word too
+                    words.update([w, *(f for f in bare_forms(w) if len(f) >= _MIN_NAME_LETTERS)])
     return spans, frozenset(words)
 
 

@@ -54,8 +54,17 @@ STEMMED_MATCH = [f"{STEMMED_FIELDS['title']}^2", STEMMED_FIELDS["body"]]
 EXACT_MATCH = ["title.exact^2", "body.exact", NAMES_FIELD]
 
 
+#: A document written without the stemmed fields (not by the index stage) is matched stemmed
+#: on ``title``/``body``, as before they existed.
+_UNMASKED = {"must_not": [{"exists": {"field": f}} for f in STEMMED_FIELDS.values()]}
+
+
 def _match(word: str, fields: list[str]) -> dict[str, Any]:
     return {"combined_fields": {"query": word, "fields": fields, "operator": "and"}}
+
+
+def _stemmed(word: str) -> list[dict[str, Any]]:
+    return [_match(word, STEMMED_MATCH), {"bool": {"must": [_match(word, ["title^2", "body"])], **_UNMASKED}}]
 
 
 def text_clauses(query: str | None, *, names: list[str] = (), msm: str | None = None
@@ -65,7 +74,8 @@ def text_clauses(query: str | None, *, names: list[str] = (), msm: str | None = 
 
     ``must`` matches every word (with ``msm``, an Elasticsearch ``minimum_should_match``,
     that many of them) in the title or the body: each word either stemmed in
-    :data:`STEMMED_MATCH`, or as itself in :data:`EXACT_MATCH`, or — one of its
+    :data:`STEMMED_MATCH` (``title``/``body`` for a document that lacks those fields: one not
+    written by the index stage), or as itself in :data:`EXACT_MATCH`, or — one of its
     :func:`shared.es.bare_forms` (proclitics stripped) — as a tagged name in ``names`` (the
     best of the three scores; a protected name has no bare forms). Each word of ``names``
     (normalized words of ``query``, from :func:`tagged_name_words`) is matched unstemmed only,
@@ -87,7 +97,7 @@ def text_clauses(query: str | None, *, names: list[str] = (), msm: str | None = 
             if norm in tagged:
                 must.append({"dis_max": {"queries": [_match(f, EXACT_MATCH) for f in (word, *bare)]}})
             else:
-                words.append({"dis_max": {"queries": [_match(word, STEMMED_MATCH), _match(word, EXACT_MATCH),
+                words.append({"dis_max": {"queries": [*_stemmed(word), _match(word, EXACT_MATCH),
                                                       *(_match(f, [NAMES_FIELD]) for f in bare)]}})
         if len(words) == 1 and not msm:
             must.append(words[0])

@@ -83,6 +83,9 @@ def env(infrastructure) -> Iterator[tuple]:
     try:
         for kind in ARTICLES:
             es.index(index=settings.index_alias, id=kind, document=document(_article(kind)))
+        # written straight to the index, without the stemmed fields the index stage adds
+        es.index(index=settings.index_alias, id="raw", document={
+            "article_id": "raw", "title": "احتجاج", "body": "احتج المعلمون على الرواتب.", "language": "ar"})
         es.indices.refresh(index=settings.index_alias)
         yield es, settings
     finally:
@@ -171,3 +174,7 @@ def test_highlights_mark_the_name_and_the_common_word(env):
     assert "<em>قمرون</em>" in " ".join(hit["highlight"]) and hit["title_highlight"] == "<em>قمرون</em> يقود الأوركسترا"
     (hit,) = [h for h in search(es, settings, "القمر")["hits"] if h["article_id"] == "moon"]
     assert "<em>للقمر</em>" in " ".join(hit["highlight"]) and "<em>القمر</em>" in hit["title_highlight"]
+
+
+def test_a_document_without_the_stemmed_fields_is_still_found_by_a_stem(env):
+    assert "raw" in _kinds(env, "المعلمين")   # معلم: only the stemmed title/body match it

@@ -37,6 +37,14 @@ def test_other_mentions_of_a_tagged_name_are_blanked_with_their_proclitics():
     assert out.split() == ["قال", "إن", "الشمس", "حارقة،", "وأكد", "ذلك"]
 
 
+def test_a_mention_tagged_with_its_proclitic_blanks_the_bare_name_elsewhere():
+    body = "وصل وبرهمين إلى المطار"
+    title = "برهمين يصل"
+    spans, words = masked_entities([_entity(body, "وبرهمين")])
+    assert mask_names(body, spans, words).split() == ["وصل", "إلى", "المطار"]
+    assert mask_names(title, [], words).split() == ["يصل"]
+
+
 def test_spelling_variants_of_the_name_are_blanked_too():
     body = "كتبت سُمَيرية تقريرا ونشرت سميريه آخر"
     out = mask_names(body, *masked_entities([_entity(body, "سُمَيرية")]))
@@ -117,4 +125,8 @@ def test_each_word_matches_stemmed_or_as_itself_and_a_tagged_name_only_as_itself
     assert must[0]["bool"]["minimum_should_match"] == "100%" and len(must[0]["bool"]["should"]) == 2
     # a protected name has no bare forms (وليد is not و + ليد)
     (word,) = text_clauses("وليد")[0]
-    assert len(word["dis_max"]["queries"]) == 2
+    assert not any(q.get("combined_fields", {}).get("fields") == ["names"] for q in word["dis_max"]["queries"])
+    # a document without the stemmed fields (not written by the index stage) is matched on title/body
+    fallback = word["dis_max"]["queries"][1]["bool"]
+    assert fallback["must"][0]["combined_fields"]["fields"] == ["title^2", "body"]
+    assert {c["exists"]["field"] for c in fallback["must_not"]} == set(STEMMED_FIELDS.values())
