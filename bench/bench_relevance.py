@@ -12,8 +12,9 @@ top-10 result sets, |A ∩ B ∩ C| / |A ∪ B ∪ C| (1.0 = identical sets), wh
 lists are identical, and the hit totals; then the mean overlap. Target: 1.0 (identical sets).
 
 Then the indexed documents are copied into one index per analyzer variant — ``before`` (place
-names only, as on main), ``names`` (places and people: the index's analyzer) and
-``names+stop`` (also Lucene's Arabic stopwords) — and each variant is scored on:
+names only), ``names`` (places and people: the index's analyzer), ``names+stop`` (also
+Lucene's Arabic stopwords) and ``unmasked`` (the index's analyzer, but the stemmed fields hold
+the whole title and body: the tagged names not blanked out) — and each variant is scored on:
 
 * the spelling overlap above (mean over the 20 queries);
 * stories (``--stories N``, default 40): for N events of 3+ articles, the query is 3 to 5
@@ -38,10 +39,11 @@ from elasticsearch import helpers  # noqa: E402
 
 from hadath.sandbox import Pipeline, cleanup, start  # noqa: E402
 from shared.arabic import normalize  # noqa: E402
-from shared.es import analysis_settings, arabic_stopwords, mappings  # noqa: E402
+from shared.es import STEMMED_FIELDS, analysis_settings, arabic_stopwords, mappings  # noqa: E402
 from shared.search import LONG_QUERY_MSM, build_query, tagged_name_words  # noqa: E402
 
-VARIANTS = {"before": {"persons": False}, "names": {}, "names+stop": {"stopwords": True}}
+VARIANTS = {"before": {"persons": False}, "names": {}, "names+stop": {"stopwords": True},
+            "unmasked": {"masked": False}}
 
 DEFAULT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "news" / "ant-2k.jsonl"
 TOP = 10
@@ -82,15 +84,21 @@ def overlap(lists: list[list[str]]) -> float:
     return len(set.intersection(*sets)) / len(union) if union else 1.0
 
 
-def make_variant(pipe: Pipeline, name: str, **analysis) -> str:
-    """A copy of the pipeline's article index analyzed with ``analysis_settings(**analysis)``."""
+def _unmasked(source: dict) -> dict:
+    return {**source, **{target: source[field] for field, target in STEMMED_FIELDS.items() if field in source}}
+
+
+def make_variant(pipe: Pipeline, name: str, masked: bool = True, **analysis) -> str:
+    """A copy of the pipeline's article index analyzed with ``analysis_settings(**analysis)``
+    (``masked=False``: the stemmed fields copied from the whole title and body)."""
     es, index = pipe.es, f"{pipe.settings.index_alias}-bench-{name.replace('+', '-')}"
     es.options(ignore_status=404).indices.delete(index=index)
     t0 = time.monotonic()
     es.indices.create(index=index, settings={"number_of_shards": 1, "number_of_replicas": 0,
                                              "analysis": analysis_settings(**analysis)}, mappings=mappings())
     created = time.monotonic() - t0
-    helpers.bulk(es, ({"_index": index, "_id": h["_id"], "_source": h["_source"]}
+    helpers.bulk(es, ({"_index": index, "_id": h["_id"],
+                       "_source": h["_source"] if masked else _unmasked(h["_source"])}
                       for h in helpers.scan(es, index=pipe.settings.index_alias)), chunk_size=500)
     es.indices.refresh(index=index)
     print(f"variant {name}: index created in {created:.1f} s")

@@ -610,6 +610,13 @@ def _candidates(tok: str) -> list[str]:
     return out
 
 
+def proclitic_strips(tok: str) -> list[str]:
+    """The forms of a normalized word without a leading proclitic of :data:`PROCLITICS`
+    (least stripping first; ل + ال written لل gives the ال form too): وزمردان → [زمردان],
+    للوزير → [لوزير, الوزير]. At least 2 letters are left. ``str -> list[str]``."""
+    return _candidates(tok)
+
+
 def _rule_strip(tok: str) -> str:
     """Strip without a gazetteer: only proclitics before the article (and the protected
     names / compound-name heads), as documented in :func:`entity_key`."""

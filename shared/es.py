@@ -27,7 +27,8 @@ from typing import Any
 
 from elasticsearch import Elasticsearch, helpers
 
-from shared.arabic import ARTICLE, PROCLITICS, PROTECTED_NAMES, es_char_filter_mappings, normalize
+from shared.arabic import (ARTICLE, PROCLITICS, PROTECTED_NAMES, es_char_filter_mappings, normalize,
+                           proclitic_strips, tokenize_spans)
 from shared.neardup import band_keys
 from shared.schemas import ENTITY_LABELS, ArticleDocument, EnrichedArticle
 from shared.settings import Settings, env_name
@@ -57,6 +58,14 @@ STOPWORDS_FILE = Path(__file__).parent / "data" / "arabic_stopwords.txt"
 NAME_MARK = "#"
 #: The article field holding the names the recognizer tagged (PERS, LOC, ORG), unstemmed.
 NAMES_FIELD = "names"
+#: The stemmed match fields (source field → field): its text with the names the recognizer
+#: tagged blanked out (:func:`mask_names`), so no tagged name meets a common word through the
+#: stemmer. What search matches for recall; ``title``/``body`` keep the whole text.
+STEMMED_FIELDS = {"title": "title_stemmed", "body": "body_stemmed"}
+#: Entity labels blanked out of :data:`STEMMED_FIELDS`: a person's mention whole; a place's or an
+#: organization's only when it is one word (زمردان, حماس), as longer ones are made of common
+#: words that must stay stemmed for recall (وزارة الخارجية, الضفة الغربية).
+MASKED_LABELS = ("PERS", "LOC", "ORG")
 #: Proclitics written before a person's name (a conjunction or a preposition; the rarer
 #: two-letter sequences وب, فل … are left out of people's rules to keep the rule set small).
 PERSON_PROCLITICS = ("و", "ف", "ب", "ك", "ل")
@@ -146,6 +155,84 @@ def protected_name_forms(persons: bool = True) -> dict[str, str]:
     return {form: target + NAME_MARK for form, target in forms.items()}
 
 
+def bare_forms(word: str) -> list[str]:
+    """The forms of a normalized ``word`` without its proclitics (:func:`shared.arabic.proclitic_strips`)
+    and without an article before at least 3 letters, least stripping first: والزمردان →
+    [الزمردان, زمردان]. ``str -> list[str]`` (``word`` itself left out)."""
+    out: list[str] = []
+    for form in (word, *proclitic_strips(word)):
+        if form != word and form not in out:
+            out.append(form)
+        if form.startswith(ARTICLE) and len(form) - len(ARTICLE) >= _MIN_NAME_LETTERS \
+                and form[len(ARTICLE):] not in out:
+            out.append(form[len(ARTICLE):])
+    return out
+
+
+def _blank(text: str) -> str:
+    # one space per UTF-16 code unit: Elasticsearch's offsets (Java strings) stay those of the text
+    return "".join("  " if ord(c) > 0xFFFF else " " for c in text)
+
+
+def masked_entities(entities: list[dict[str, Any]]) -> tuple[list[tuple[int, int]], frozenset[str]]:
+    """``(spans, words)`` to blank out of the stemmed fields for an article's ``entities``
+    (dicts of :class:`shared.schemas.Entity`): the ``(start, end)`` body offsets of each
+    :data:`MASKED_LABELS` mention (PERS always, LOC/ORG of one word), and the normalized words
+    of those mentions and of their keys, with their :func:`bare_forms` of 3 letters or more (to
+    blank other mentions of the same names: the title, a repeat the recognizer missed)."""
+    spans: list[tuple[int, int]] = []
+    words: set[str] = set()
+    for e in entities:
+        text = e.get("text") or ""
+        if e.get("label") not in MASKED_LABELS or (e.get("label") != "PERS" and len(tokenize_spans(text)) != 1):
+            continue
+        spans.append((e.get("start", 0), e.get("end", 0)))
+        for value in (text, e.get("normalized") or ""):
+            for w in normalize(value).split():
+                if len(w) >= 2:
+                    # a mention tagged with its proclitic (وزمردان) names the bare word too
+                    words.update([w, *(f for f in bare_forms(w) if len(f) >= _MIN_NAME_LETTERS)])
+    return spans, frozenset(words)
+
+
+def mask_names(text: str, spans: list[tuple[int, int]] = (), words: frozenset[str] = frozenset()) -> str:
+    """``text`` with every word inside one of ``spans`` (``(start, end)`` offsets into it) or
+    whose normalized form, or one of its :func:`bare_forms`, is in ``words`` replaced by
+    spaces, one per UTF-16 code unit, so every other word keeps its offsets (the fast-vector
+    highlighter combines this field's matches with ``.exact``'s on the original text). A
+    protected name (:func:`protected_name_forms`) is never blanked: its token is safe already.
+
+    ``mask_names("عزف زمردان على العود", [(4, 10)])`` → ``"عزف        على العود"``.
+    """
+    if not text or not (spans or words):
+        return text
+    protected = protected_name_forms()
+    out: list[str] = []
+    last = 0
+    for start, end in tokenize_spans(text):
+        word = normalize(text[start:end])
+        if word in protected:
+            continue
+        if any(s < end and start < e for s, e in spans) or word in words \
+                or any(f in words for f in bare_forms(word)):
+            out += [text[last:start], _blank(text[start:end])]
+            last = end
+    return "".join(out) + text[last:]
+
+
+def with_stemmed_fields(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` (an article document's ``_source``) with :data:`STEMMED_FIELDS` set from its
+    ``title``, ``body`` and ``entities`` (:func:`masked_entities`, :func:`mask_names`); changed
+    in place and returned. :func:`document` and the migration of older indices use it."""
+    spans, words = masked_entities(doc.get("entities") or [])
+    body = doc.get("body") or ""
+    spans = [(s, e) for s, e in spans if 0 <= s < e <= len(body)]
+    for field, target in STEMMED_FIELDS.items():
+        if doc.get(field) is not None:
+            doc[target] = mask_names(doc[field], spans if field == "body" else [], words)
+    return doc
+
+
 @lru_cache(maxsize=4)
 def name_override_rules(persons: bool = True) -> tuple[str, ...]:
     """The ``stemmer_override`` rules keeping names whole: one ``"a, b, c => x#"`` rule per
@@ -196,12 +283,16 @@ def analysis_settings(*, persons: bool = True, stopwords: bool = False) -> dict[
     return out
 
 
-def _text_field() -> dict[str, Any]:
-    return {
-        "type": "text", "analyzer": ANALYZER, "term_vector": "with_positions_offsets",
+def _text_field(*, vectors: bool = True) -> dict[str, Any]:
+    # the highlighter reads term vectors; an article's title/body highlight from .exact
+    field: dict[str, Any] = {
+        "type": "text", "analyzer": ANALYZER,
         "fields": {"exact": {"type": "text", "analyzer": EXACT_ANALYZER,
                              "term_vector": "with_positions_offsets"}},
     }
+    if vectors:
+        field["term_vector"] = "with_positions_offsets"
+    return field
 
 
 def mappings() -> dict[str, Any]:
@@ -209,6 +300,11 @@ def mappings() -> dict[str, Any]:
 
     ``names`` holds the PERS, LOC and ORG entities the recognizer tagged (as written and their
     keys), analyzed unstemmed: a tagged name is found as itself (:mod:`shared.search`).
+    ``title_stemmed``/``body_stemmed`` (:data:`STEMMED_FIELDS`) hold the title and body with
+    those names blanked out (:func:`with_stemmed_fields`), stemmed: what search matches for
+    recall, so a common word never reaches a tagged name through its stem. ``title``/``body``
+    stay analyzed (stemmed, and unstemmed in ``.exact``, which keeps the term vectors the
+    highlighter combines with the stemmed fields').
     ``entity_keys.<LABEL>`` holds each entity's canonical ``normalized`` key as a keyword,
     the field facets and ``--entity LABEL:VALUE`` filters use (Kibana can aggregate it, unlike
     a nested field).
@@ -220,7 +316,10 @@ def mappings() -> dict[str, Any]:
         "dynamic": "strict",
         "properties": {
             "article_id": keyword, "parent_id": keyword, "source": keyword, "url": keyword,
-            "title": _text_field(), "body": _text_field(),
+            "title": _text_field(vectors=False), "body": _text_field(vectors=False),
+            # the title and body with the tagged names blanked out (mask_names): the recall fields
+            **{f: {"type": "text", "analyzer": ANALYZER, "term_vector": "with_positions_offsets"}
+               for f in STEMMED_FIELDS.values()},
             # the names the recognizer tagged (PERS, LOC, ORG: text and key), unstemmed
             NAMES_FIELD: {"type": "text", "analyzer": EXACT_ANALYZER},
             "published_at": {"type": "date"}, "ingested_at": {"type": "date"},
@@ -337,8 +436,9 @@ def _is_article_index(client: Elasticsearch, index: str) -> bool:
 
 
 def _ensure_versioned(client: Elasticsearch, alias: str, template: dict[str, Any], name: str,
-                      old: list[str], progress) -> str:
-    """Template, index ``name``, documents of ``old`` indices copied in, alias moved, old deleted."""
+                      old: list[str], progress, transform=lambda source: source) -> str:
+    """Template, index ``name``, documents of ``old`` indices copied in (each ``_source``
+    through ``transform``), alias moved, old deleted."""
     client.indices.put_index_template(name=alias, **template)
     current = _alias_indices(client, alias)
     if current == [name] and not old:
@@ -349,7 +449,7 @@ def _ensure_versioned(client: Elasticsearch, alias: str, template: dict[str, Any
     for previous in old:
         progress(f"migrating {previous} → {name} (new analyzers or mapping)")
         # the client's scan and bulk helpers: works without the server's reindex module too
-        helpers.bulk(client, ({"_index": name, "_id": hit["_id"], "_source": hit["_source"]}
+        helpers.bulk(client, ({"_index": name, "_id": hit["_id"], "_source": transform(hit["_source"])}
                               for hit in helpers.scan(client, index=previous)), chunk_size=500)
         client.indices.refresh(index=name)
     actions = [{"remove": {"index": previous, "alias": a}} for previous in old
@@ -367,14 +467,16 @@ def ensure_index(client: Elasticsearch, settings: Settings, *, progress=lambda *
 
     When an alias points at an index built from an older template (other analyzers or
     mapping), its documents are reindexed into the new index, the alias moves in one atomic
-    step and the old index is deleted. An installation from before events existed has its
+    step and the old index is deleted; each article gets its stemmed fields on the way
+    (:func:`with_stemmed_fields`). An installation from before events existed has its
     article documents behind ``hadath-events`` (then the article alias): they move to the
     article index the same way, and the alias is taken over by the event index.
     """
     name = index_name(settings)
     legacy = [index for index in _alias_indices(client, settings.events_alias)
               if settings.events_alias != settings.index_alias and _is_article_index(client, index)]
-    _ensure_versioned(client, settings.index_alias, index_template(settings), name, legacy, progress)
+    _ensure_versioned(client, settings.index_alias, index_template(settings), name, legacy, progress,
+                      with_stemmed_fields)
     ensure_events_index(client, settings, progress=progress)
     return name
 
@@ -396,7 +498,8 @@ def ensure_events_index(client: Elasticsearch, settings: Settings, *, progress=l
 def document(article: EnrichedArticle) -> dict[str, Any]:
     """The JSON document indexed for ``article`` (``_id`` = ``article_id``): the fields of
     :class:`shared.schemas.ArticleDocument` plus ``entity_keys``, ``names`` (PERS/LOC/ORG
-    entity texts and keys), ``signature`` and ``dedup_keys``."""
+    entity texts and keys), :data:`STEMMED_FIELDS` (:func:`with_stemmed_fields`), ``signature``
+    and ``dedup_keys``."""
     doc = ArticleDocument.from_enriched(article).model_dump(mode="json")
     keys: dict[str, list[str]] = {label: [] for label in ENTITY_LABELS}
     for e in article.entities:
@@ -408,6 +511,7 @@ def document(article: EnrichedArticle) -> dict[str, Any]:
         if e.label in ("PERS", "LOC", "ORG"):
             names += [v for v in (e.text, e.normalized) if v and v not in names]
     doc[NAMES_FIELD] = names
+    with_stemmed_fields(doc)
     doc["signature"] = article.signature
     doc["dedup_keys"] = band_keys(article.signature) if article.signature else []
     return doc

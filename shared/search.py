@@ -2,12 +2,15 @@
 
 The query matches every word of ``QUERY`` (in the title or the body), through the stemmed
 analyzer for recall (a query of :data:`LONG_QUERY_WORDS` words or more may miss one word:
-:data:`LONG_QUERY_MSM`); matches on the unstemmed ``.exact`` fields score higher, so an exact
-name outranks a stem match. A query word the stemmer would change and that the recognizer has
-tagged as a name in some article (the ``names`` field) is matched as itself only — in
-``names``, ``title.exact`` or ``body.exact`` — so a person missing from every name list is not
-conflated with the words sharing its stem (:func:`tagged_name_words`). Entity filters compare canonical keys (:func:`shared.arabic.entity_key`),
-so any spelling of a name finds the same documents.
+:data:`LONG_QUERY_MSM`) or as itself; matches on the unstemmed ``.exact`` fields score higher,
+so an exact name outranks a stem match. The stemmed fields are the title and body with the
+names the recognizer tagged blanked out (:data:`shared.es.STEMMED_FIELDS`), so a common word
+never finds a tagged name through its stem; a blanked name is found as itself, in ``.exact``
+or ``names``. A query word the stemmer would change and that the recognizer has tagged as a
+name in some article (the ``names`` field) is matched as itself only — in ``names``,
+``title.exact`` or ``body.exact`` — so a name query never finds the words sharing its stem
+(:func:`tagged_name_words`). Entity filters compare canonical keys
+(:func:`shared.arabic.entity_key`), so any spelling of a name finds the same documents.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from shared.arabic import entity_key, normalize
-from shared.es import ANALYZER, EXACT_ANALYZER, NAME_MARK, NAMES_FIELD
+from shared.es import (ANALYZER, EXACT_ANALYZER, NAME_MARK, NAMES_FIELD, STEMMED_FIELDS, bare_forms,
+                       protected_name_forms)
 from shared.schemas import ENTITY_LABELS
 from shared.settings import Settings
 
@@ -43,31 +47,62 @@ def parse_entity_filter(spec: str) -> tuple[str, str]:
     return label, entity_key(value.strip())
 
 
+#: The stemmed recall fields (the text with tagged names blanked, :data:`shared.es.STEMMED_FIELDS`).
+STEMMED_MATCH = [f"{STEMMED_FIELDS['title']}^2", STEMMED_FIELDS["body"]]
+#: The unstemmed fields a word is also matched in, as itself: a tagged name, blanked from the
+#: stemmed fields, is still found by its written forms (``.exact``) and its key (``names``).
+EXACT_MATCH = ["title.exact^2", "body.exact", NAMES_FIELD]
+
+
+#: A document written without the stemmed fields (not by the index stage) is matched stemmed
+#: on ``title``/``body``, as before they existed.
+_UNMASKED = {"must_not": [{"exists": {"field": f}} for f in STEMMED_FIELDS.values()]}
+
+
+def _match(word: str, fields: list[str]) -> dict[str, Any]:
+    return {"combined_fields": {"query": word, "fields": fields, "operator": "and"}}
+
+
+def _stemmed(word: str) -> list[dict[str, Any]]:
+    return [_match(word, STEMMED_MATCH), {"bool": {"must": [_match(word, ["title^2", "body"])], **_UNMASKED}}]
+
+
 def text_clauses(query: str | None, *, names: list[str] = (), msm: str | None = None
                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The full-text part of a search for ``query``: ``(must, should)`` clause lists of a
     ``bool`` query (both empty for no query or a blank one).
 
-    ``must`` matches every word in the title or the body (stemmed analyzer) — with ``msm``
-    (an Elasticsearch ``minimum_should_match``), that many of the words; each word of
-    ``names`` (normalized words of ``query``, from :func:`tagged_name_words`) is matched
-    unstemmed instead, in the ``names`` field or the ``.exact`` fields, and always required.
-    ``should`` boosts phrase matches on the unstemmed ``.exact`` fields. :func:`build_query`
-    and the event listing (:mod:`shared.event_search`) use the same clauses.
+    ``must`` matches every word (with ``msm``, an Elasticsearch ``minimum_should_match``,
+    that many of them) in the title or the body: each word either stemmed in
+    :data:`STEMMED_MATCH` (``title``/``body`` for a document that lacks those fields: one not
+    written by the index stage), or as itself in :data:`EXACT_MATCH`, or — one of its
+    :func:`shared.es.bare_forms` (proclitics stripped) — as a tagged name in ``names`` (the
+    best of the three scores; a protected name has no bare forms). Each word of ``names``
+    (normalized words of ``query``, from :func:`tagged_name_words`) is matched unstemmed only,
+    as itself or a bare form, in :data:`EXACT_MATCH`, and is always required. ``should``
+    boosts phrase matches on the unstemmed ``.exact`` fields. :func:`build_query`, the event listing (:mod:`shared.event_search`) and the alerts
+    (:mod:`shared.alerts`) use the same clauses.
     """
     must: list[dict[str, Any]] = []
     should: list[dict[str, Any]] = []
     if query and query.strip():
         tagged = set(names)
-        rest = " ".join(w for w in query.split() if normalize(w) not in tagged) if tagged else query
-        if rest.strip():
-            clause: dict[str, Any] = {"query": rest, "fields": ["title^2", "body"], "operator": "and"}
-            if msm:
-                clause.update(operator="or", minimum_should_match=msm)
-            must.append({"combined_fields": clause})
-        for word in sorted(tagged):
-            must.append({"combined_fields": {"query": word, "fields": ["title.exact^2", "body.exact", NAMES_FIELD],
-                                             "operator": "and"}})
+        words: list[dict[str, Any]] = []
+        for word in query.split():
+            if not any(c.isalnum() for c in word):
+                continue  # punctuation: no token, as in a whole-query match
+            norm = normalize(word)
+            # a protected name is one token in every field; its bare forms are other words (وليد, ليد)
+            bare = [] if norm in protected_name_forms() else bare_forms(norm)
+            if norm in tagged:
+                must.append({"dis_max": {"queries": [_match(f, EXACT_MATCH) for f in (word, *bare)]}})
+            else:
+                words.append({"dis_max": {"queries": [*_stemmed(word), _match(word, EXACT_MATCH),
+                                                      *(_match(f, [NAMES_FIELD]) for f in bare)]}})
+        if len(words) == 1 and not msm:
+            must.append(words[0])
+        elif words:
+            must.append({"bool": {"should": words, "minimum_should_match": msm or "100%"}})
         should.append({"multi_match": {"query": query, "fields": ["title.exact^3", "body.exact^1.5"],
                                        "type": "phrase", "boost": 2}})
     return must, should
@@ -81,8 +116,10 @@ def long_query_msm(query: str | None) -> str | None:
 def tagged_name_words(es: Elasticsearch, index: str, query: str | None) -> list[str]:
     """The words of ``query`` (normalized, as written in it) that the stemmer would change,
     that are not protected names, and that the ``names`` field of some article in ``index``
-    holds (a name the recognizer tagged). Two ``_analyze`` requests and one count search;
-    Elasticsearch errors propagate."""
+    holds — as written, or one of its :func:`shared.es.bare_forms` that the stemmer would
+    cut further (وزمردان, زمردان tagged: its stem زمرد is not the bare form) — a name the
+    recognizer tagged. Two ``_analyze`` requests and one count search; Elasticsearch errors
+    propagate."""
     if not query or not query.strip():
         return []
     words = [w for w in query.split() if normalize(w)]
@@ -92,13 +129,14 @@ def tagged_name_words(es: Elasticsearch, index: str, query: str | None) -> list[
     exact = es.indices.analyze(index=index, analyzer=EXACT_ANALYZER, text=words)["tokens"]
     # one token per word for Arabic words; keep the words whose two analyses differ
     by_pos_stem = {t["position"]: t["token"] for t in stemmed}
-    cands = sorted({t["token"] for t in exact if not t["token"].endswith(NAME_MARK)
-                    and by_pos_stem.get(t["position"]) not in (None, t["token"])
-                    and t["token"] in {normalize(w) for w in words}})
+    normalized = {normalize(w) for w in words}
+    cands = {t["token"]: [t["token"], *(f for f in bare_forms(t["token"]) if f != by_pos_stem[t["position"]])]
+             for t in exact if not t["token"].endswith(NAME_MARK)
+             and by_pos_stem.get(t["position"]) not in (None, t["token"]) and t["token"] in normalized}
     if not cands:
         return []
     resp = es.search(index=index, size=0, aggs={"names": {"filters": {"filters": {
-        w: {"term": {NAMES_FIELD: w}} for w in cands}}}})
+        w: {"terms": {NAMES_FIELD: forms}} for w, forms in sorted(cands.items())}}}})
     return [w for w, b in resp["aggregations"]["names"]["buckets"].items() if b["doc_count"] > 0]
 
 
@@ -148,12 +186,15 @@ def build_query(query: str | None, *, entities: list[tuple[str, str]] = (), sour
         "query": {"bool": {"must": must or [{"match_all": {}}], "should": should, "filter": filters,
                            "must_not": must_not}},
         "aggs": aggs,
-        # fvh over both analyses (the fields keep term vectors): a word matched only through
-        # ``.exact`` (a name the query keeps whole) is marked as well
+        # fvh over both analyses (the fields keep term vectors) on the original text (.exact's
+        # source; the stemmed fields blank names at the same offsets): a word matched only
+        # through ``.exact`` (a name the query keeps whole) is marked as well
         "highlight": {"type": "fvh", "fields": {
-            "body": {"fragment_size": 160, "number_of_fragments": 2, "matched_fields": ["body", "body.exact"]},
-            "title": {"number_of_fragments": 0, "matched_fields": ["title", "title.exact"]}}},
-        "_source": {"excludes": ["body", "signature", "dedup_keys", "entity_keys", NAMES_FIELD]},
+            "body.exact": {"fragment_size": 160, "number_of_fragments": 2,
+                           "matched_fields": ["body.exact", STEMMED_FIELDS["body"]]},
+            "title.exact": {"number_of_fragments": 0, "matched_fields": ["title.exact", STEMMED_FIELDS["title"]]}}},
+        "_source": {"excludes": ["body", "signature", "dedup_keys", "entity_keys", NAMES_FIELD,
+                                 *STEMMED_FIELDS.values()]},
     }
     if group_by_event:
         body["collapse"] = {"field": "event_id"}
@@ -212,8 +253,8 @@ def search(es: Elasticsearch, settings: Settings, query: str | None, **kwargs: A
             "places": src.get("places", []), "dates": src.get("dates", []),
             "duplicate_of": src.get("duplicate_of"), "topic": src.get("topic"),
             "event_id": src.get("event_id"),
-            "highlight": hl.get("body", []) or hl.get("title", []),
-            "title_highlight": (hl.get("title") or [None])[0],
+            "highlight": hl.get("body.exact", []) or hl.get("title.exact", []),
+            "title_highlight": (hl.get("title.exact") or [None])[0],
         })
     aggs = resp["aggregations"]
     facets = {name: [_bucket(name, b) for b in agg["buckets"]] for name, agg in aggs.items() if "buckets" in agg}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from shared.es import client, ensure_index, events_index_name, index_name
+from shared.search import search
 from hadath.sandbox import isolated_settings
 
 
@@ -18,6 +19,9 @@ def test_alias_moves_to_the_current_index_and_keeps_documents(infrastructure):
         assert list(es.indices.get_alias(name=settings.index_alias)) == [index_name(settings)]
         assert not es.indices.exists(index=old)
         assert es.get(index=settings.index_alias, id="a1")["_source"]["title"] == "لبنان يرحب"
+        # the copy gets the stemmed fields search matches, so the article is still found
+        assert es.get(index=settings.index_alias, id="a1")["_source"]["title_stemmed"] == "لبنان يرحب"
+        assert [h["article_id"] for h in search(es, settings, "يرحب")["hits"]] == ["a1"]
         assert ensure_index(es, settings) == index_name(settings)  # idempotent
     finally:
         es.options(ignore_status=404).indices.delete(index=old)

@@ -16,6 +16,7 @@ from shared.es import mappings
 from shared.metrics import StageMetrics, Window, metrics_port, metrics_url, parse_samples
 from shared.retry import Backoff
 from shared.schemas import AlertMatch
+from shared.search import text_clauses
 from shared.settings import Settings
 from shared.streaming import InMessage, Outcome, StageError, StageRunner
 
@@ -77,8 +78,9 @@ def test_window_forgets_what_is_older_than_a_minute():
 def test_alert_query_uses_the_search_text_clauses_and_entity_filters():
     q = alert_query("ميناء البصرة", [("LOC", "بغداد")])
     assert q["bool"]["filter"] == [{"term": {"entity_keys.LOC": "بغداد"}}]
-    text = q["bool"]["must"][0]["combined_fields"]
-    assert text["operator"] == "and" and text["fields"] == ["title^2", "body"]
+    assert q["bool"]["must"] == text_clauses("ميناء البصرة", names=[])[0]  # the search's clauses
+    words = q["bool"]["must"][0]["bool"]
+    assert words["minimum_should_match"] == "100%" and len(words["should"]) == 2  # every word
     assert alert_query(None, [("PERS", "x")])["bool"]["must"] == [{"match_all": {}}]
     with pytest.raises(ValueError):
         alert_query("  ", [])
