@@ -108,12 +108,27 @@ def infra_status(as_json: bool = typer.Option(False, "--json")) -> None:
 
 
 @services_app.command("up")
-def services_up(extract_workers: int = typer.Option(1, "--extract-workers", min=1, help="Extract worker processes.")) -> None:
+def services_up(extract_workers: Optional[int] = typer.Option(
+        None, "--extract-workers", min=1, help="Extract worker processes (default: one per core, at most 4).")) -> None:
     """Start ingest, normalize, N extract workers, events and index (wait until they joined their
     groups) and the search page (HADATH_WEB_PORT, default http://127.0.0.1:8080/)."""
     from hadath import processes
 
-    processes.up(_settings(), extract_workers=extract_workers, web=True, progress=console.print)
+    processes.up(_settings(), extract_workers=_extract_workers(extract_workers), web=True, progress=console.print)
+
+
+def _extract_workers(asked: int | None) -> int:
+    """``asked``, or the default from the cores (:func:`hadath.processes.default_extract_workers`),
+    saying which it chose."""
+    from hadath import processes
+
+    if asked is not None:
+        console.print(f"extract workers: {asked} (--extract-workers)")
+        return asked
+    n, cores = processes.default_extract_workers()
+    console.print(f"extract workers: {n} (one per core: {cores} core{'s' if cores != 1 else ''}, at most "
+                  f"{processes.MAX_DEFAULT_EXTRACT_WORKERS}; --extract-workers N to choose)")
+    return n
 
 
 @services_app.command("down")
@@ -661,7 +676,8 @@ def print_event(view: dict) -> None:
 
 
 @app.command("demo")
-def demo(extract_workers: int = typer.Option(1, "--extract-workers", min=1),
+def demo(extract_workers: Optional[int] = typer.Option(None, "--extract-workers", min=1,
+                                                       help="default: one per core, at most 4"),
          query: str = typer.Option(DEMO_QUERY, help="the search printed at the end"),
          timeout_seconds: float = typer.Option(600)) -> None:
     """The main job: infra up, services up, feed the shipped samples, wait until indexed, search,
@@ -677,7 +693,7 @@ def demo(extract_workers: int = typer.Option(1, "--extract-workers", min=1),
     es = client(settings)
     ensure_index(es, settings, progress=console.print)
     console.rule("2/6 services")
-    processes.up(settings, extract_workers=extract_workers, web=True, progress=console.print)
+    processes.up(settings, extract_workers=_extract_workers(extract_workers), web=True, progress=console.print)
     console.rule("3/6 feeding the sample articles")
     report = _feed([SAMPLES_DIR / "articles.jsonl", SAMPLES_DIR / "page.txt"], "sample-page")
     console.print(f"sent {report.sent}, refused {report.refused}")

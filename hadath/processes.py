@@ -41,6 +41,23 @@ def _dirs(settings: Settings) -> tuple[Path, Path]:
     return run, logs
 
 
+#: Most extract workers chosen by default (each holds the NER model: about 500 MB resident).
+MAX_DEFAULT_EXTRACT_WORKERS = 4
+
+
+def default_extract_workers() -> tuple[int, int]:
+    """``(workers, cores)``: the extract workers ``hadath services up`` and ``make demo`` start
+    when not told: one per core this process may run on (``os.sched_getaffinity``), at most
+    :data:`MAX_DEFAULT_EXTRACT_WORKERS`. Extraction is the expensive stage and its workers share
+    the topic's partitions; on the 2-core reference machine two workers beat one (the scale-out
+    figures are in the README's benchmark table)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_DEFAULT_EXTRACT_WORKERS)), cores
+
+
 def process_names(extract_workers: int) -> list[str]:
     """``["ingest", "normalize", "extract-1", …, "extract-N", "events", "index"]``."""
     return ["ingest", "normalize", *[f"extract-{i}" for i in range(1, extract_workers + 1)], "events", "index"]
