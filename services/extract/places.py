@@ -101,7 +101,8 @@ def _norm_word(word: str) -> str:
 
 def normalize_name(name: str) -> str:
     """Gazetteer key of a name: each word normalized, words joined by one space."""
-    return " ".join(w for w in (_norm_word(m.group()) for m in _WORD.finditer(name)) if w)
+    # map/filter rather than a generator: it runs over every article's whole text (link_places)
+    return " ".join(filter(None, map(_norm_word, _WORD.findall(name))))
 
 
 def _entity_key(surface: str, key: str, known=None) -> str:
@@ -223,7 +224,7 @@ class Candidate:
         )
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Variant:
     key: str  # normalized first word after stripping
     offset: int  # chars of the original word before the span starts
@@ -239,8 +240,10 @@ def _skip_marks(word: str, i: int) -> int:
     return i
 
 
-def _word_variants(word: str) -> list[_Variant]:
-    """The word itself, then forms with the proclitics و/ف then ب/ك/ل stripped."""
+@lru_cache(maxsize=200_000)
+def _word_variants(word: str) -> tuple[_Variant, ...]:
+    """The word itself, then forms with the proclitics و/ف then ب/ك/ل stripped (cached: it
+    runs on every word of every article)."""
     out = [_Variant(_norm_word(word), 0)]
     starts: list[int] = []
     i = 0
@@ -259,7 +262,7 @@ def _word_variants(word: str) -> list[_Variant]:
         rest = _norm_word(word[s:])
         if len(rest) >= 2:
             out.append(_Variant(rest, s))
-    return out
+    return tuple(out)
 
 
 # ---------------------------------------------------------------------------------------------
