@@ -95,6 +95,35 @@ def sentence_spans(text: str, spans: Sequence[tuple[int, int]]) -> list[list[tup
     return sents
 
 
+def sentence_tokens(text: str) -> tuple[list[list[tuple[int, int]]], list[list[str]]]:
+    """``(sentence_spans(text, tokenize(text)), the tokens as strings)`` in one pass over the
+    text: per sentence its token spans and the matching ``text[start:end]`` strings."""
+    sents: list[list[tuple[int, int]]] = []
+    words: list[list[str]] = []
+    cur: list[tuple[int, int]] = []
+    cur_w: list[str] = []
+    prev_end = 0
+    find = text.find
+    for m in _TOKEN.finditer(text):
+        s, e = m.span()
+        if cur and s > prev_end and find("\n", prev_end, s) >= 0:  # tokens hold no newline
+            sents.append(cur)
+            words.append(cur_w)
+            cur, cur_w = [], []
+        w = m.group()
+        cur.append((s, e))
+        cur_w.append(w)
+        prev_end = e
+        if (e - s == 1 and w in _SENT_END) or len(cur) >= 150:
+            sents.append(cur)
+            words.append(cur_w)
+            cur, cur_w = [], []
+    if cur:
+        sents.append(cur)
+        words.append(cur_w)
+    return sents, words
+
+
 # --------------------------------------------------------------------------- word shape
 
 _AR = re.compile("[\u0621-\u064a]")
@@ -226,25 +255,49 @@ def gazetteer_matches(norms: Sequence[str], gaz: Gazetteer, max_len: int) -> lis
             if hit:
                 out[i].extend(hit)
             continue
-        seen: set[str] = set()
-        for first in _first_variants(w):
-            longest = min(max_len, n - i) if first in heads else 1
-            for L in range(longest, 0, -1):
-                keys = gaz.get((first, *norms[i + 1 : i + L]))
-                if not keys:
-                    continue
-                for k in keys:
-                    if k in seen:
-                        continue
-                    seen.add(k)
-                    if L == 1:
-                        out[i].append("gzU:" + k)
-                    else:
-                        out[i].append("gzB:" + k)
-                        for j in range(i + 1, i + L - 1):
-                            out[j].append("gzI:" + k)
-                        out[i + L - 1].append("gzL:" + k)
+        for j, f in matches_from(norms, i, gaz, max_len, heads):
+            out[j].append(f)
     return out
+
+
+def matches_from(norms: Sequence[str], i: int, gaz: Gazetteer, max_len: int,
+                 heads: frozenset[str]) -> list[tuple[int, str]]:
+    """The gazetteer features of the matches that start at token ``i`` (where a multi-word
+    entry may start), as ``(token index, feature)`` pairs in :func:`gazetteer_matches` order;
+    ``heads``: :func:`_multiword_heads` of ``gaz``."""
+    n = len(norms)
+    found: list[tuple[int, str]] = []
+    seen: set[str] = set()
+    for first in _first_variants(norms[i]):
+        longest = min(max_len, n - i) if first in heads else 1
+        for L in range(longest, 0, -1):
+            keys = gaz.get((first, *norms[i + 1 : i + L]))
+            if not keys:
+                continue
+            for k in keys:
+                if k in seen:
+                    continue
+                seen.add(k)
+                if L == 1:
+                    found.append((i, "gzU:" + k))
+                else:
+                    found.append((i, "gzB:" + k))
+                    for j in range(i + 1, i + L - 1):
+                        found.append((j, "gzI:" + k))
+                    found.append((i + L - 1, "gzL:" + k))
+    return found
+
+
+def single_word_matches(w: str, gaz: Gazetteer) -> tuple[str, ...] | bool:
+    """:func:`gazetteer_matches`' features of a token ``w`` that starts no multi-word entry
+    (``gzU:`` ones, a tuple), or ``False`` when one may start there (cached per table)."""
+    single = _single_matches(gaz)
+    hit = single.get(w)
+    if hit is None:
+        hit = _single_hit(w, gaz, _multiword_heads(gaz))
+        if len(single) < 500_000:
+            single[w] = hit
+    return hit
 
 
 # --------------------------------------------------------------------------- document context
