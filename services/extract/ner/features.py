@@ -96,32 +96,39 @@ def sentence_spans(text: str, spans: Sequence[tuple[int, int]]) -> list[list[tup
 
 
 def sentence_tokens(text: str) -> tuple[list[list[tuple[int, int]]], list[list[str]]]:
-    """``(sentence_spans(text, tokenize(text)), the tokens as strings)`` in one pass over the
-    text: per sentence its token spans and the matching ``text[start:end]`` strings."""
+    """``(sentence_spans(text, tokenize(text)), the tokens as strings)``: per sentence its token
+    spans and the matching ``text[start:end]`` strings.
+
+    Made with array operations rather than a step per token: a sentence ends after a one-letter
+    ``. ! ? ؟`` token and before a token preceded by a newline (tokens hold no whitespace), and
+    a run of more than 150 tokens is cut every 150 (what :func:`sentence_spans` does)."""
+    import numpy as np
+
+    ms = list(_TOKEN.finditer(text))
+    if not ms:
+        return [], []
+    spans = list(map(re.Match.span, ms))
+    words = list(map(re.Match.group, ms))
+    se = np.array(spans, np.int64)
+    cuts = set((np.nonzero((se[:, 1] - se[:, 0] == 1)
+                           & np.fromiter(map(_SENT_END.__contains__, words), bool, len(words)))[0] + 1).tolist())
+    if "\n" in text:
+        nl = np.array([m.start() for m in _NEWLINE.finditer(text)], np.int64)
+        gap = np.searchsorted(nl, se[1:, 0]) > np.searchsorted(nl, se[:-1, 1])  # a newline between
+        cuts.update((np.nonzero(gap)[0] + 1).tolist())
+    cuts.discard(len(words))
+    bounds = [0, *sorted(cuts), len(words)]
     sents: list[list[tuple[int, int]]] = []
-    words: list[list[str]] = []
-    cur: list[tuple[int, int]] = []
-    cur_w: list[str] = []
-    prev_end = 0
-    find = text.find
-    for m in _TOKEN.finditer(text):
-        s, e = m.span()
-        if cur and s > prev_end and find("\n", prev_end, s) >= 0:  # tokens hold no newline
-            sents.append(cur)
-            words.append(cur_w)
-            cur, cur_w = [], []
-        w = m.group()
-        cur.append((s, e))
-        cur_w.append(w)
-        prev_end = e
-        if (e - s == 1 and w in _SENT_END) or len(cur) >= 150:
-            sents.append(cur)
-            words.append(cur_w)
-            cur, cur_w = [], []
-    if cur:
-        sents.append(cur)
-        words.append(cur_w)
-    return sents, words
+    toks: list[list[str]] = []
+    for a, b in zip(bounds, bounds[1:]):
+        for c in range(a, b, 150):
+            d = min(c + 150, b)
+            sents.append(spans[c:d])
+            toks.append(words[c:d])
+    return sents, toks
+
+
+_NEWLINE = re.compile("\n")
 
 
 # --------------------------------------------------------------------------- word shape
