@@ -165,6 +165,7 @@ class BiLstmCrf:
         idx_b = offsets[live] + lengths[live] - 1 - t_of
         xf = xi[idx_f, :H4]
         xb = xi[idx_b, H4:]
+        del xi, fl  # (N, 8H) float32: not read again (freed before the loop's own arrays)
         B = len(lengths)
         h = np.zeros((B, 2 * H), np.float32)
         c = np.zeros((B, 2 * H), np.float32)
