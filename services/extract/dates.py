@@ -186,6 +186,16 @@ _NOUN_PHRASE_AFTER = re.compile(
     r"\s+(?:ال" + _W + r"*ي(?:ه)?" + _E + "|" + _alt(["الأول", "الأخير", "السابق", "الذي", "التي"]) + _E
     + "|" + _ORD_RE + _E + ")"
 )
+#: Per pattern, a part that every one of its matches contains (a required group, outside any
+#: optional or alternative part): searching for it alone is fast (its first letters are known to
+#: the regex engine), and a text without it is not scanned with the slow full pattern. The
+#: Gregorian pattern is left out: a month name is in nearly every article.
+_NEEDS = {
+    _HIJRI: re.compile(_HMONTH_RE),
+    _REL: re.compile(_alt(_REL_WORDS)),
+    _WEEKDAY: re.compile(_WD_RE),
+    _YEAR: re.compile(_YEAR_CUE),  # both alternatives: a year cue (العام and السنة are ones)
+}
 _MARCH_CUES = {_fold(w) for w in ("في", "منذ", "خلال", "حتى", "شهر")}
 
 
@@ -367,6 +377,9 @@ def find_dates(text: str, published_at: datetime | date | None = None) -> list[D
         (_WEEKDAY, lambda m: _weekday(m, pub)),
         (_YEAR, lambda m: _year(m, pub)),
     ):
+        need = _NEEDS.get(rx)
+        if need is not None and need.search(folded) is None:
+            continue  # a part every match contains is absent: the full pattern cannot match
         for m in rx.finditer(folded):
             value = fn(m)
             if value is None:

@@ -64,6 +64,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import compress
 
 from shared.schemas import Entity, GeoPoint, Place
 
@@ -101,7 +102,8 @@ def _norm_word(word: str) -> str:
 
 def normalize_name(name: str) -> str:
     """Gazetteer key of a name: each word normalized, words joined by one space."""
-    return " ".join(w for w in (_norm_word(m.group()) for m in _WORD.finditer(name)) if w)
+    # map/filter rather than a generator: it runs over every article's whole text (link_places)
+    return " ".join(filter(None, map(_norm_word, _WORD.findall(name))))
 
 
 def _entity_key(surface: str, key: str, known=None) -> str:
@@ -223,7 +225,7 @@ class Candidate:
         )
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Variant:
     key: str  # normalized first word after stripping
     offset: int  # chars of the original word before the span starts
@@ -239,8 +241,10 @@ def _skip_marks(word: str, i: int) -> int:
     return i
 
 
-def _word_variants(word: str) -> list[_Variant]:
-    """The word itself, then forms with the proclitics و/ف then ب/ك/ل stripped."""
+@lru_cache(maxsize=200_000)
+def _word_variants(word: str) -> tuple[_Variant, ...]:
+    """The word itself, then forms with the proclitics و/ف then ب/ك/ل stripped (cached: it
+    runs on every word of every article)."""
     out = [_Variant(_norm_word(word), 0)]
     starts: list[int] = []
     i = 0
@@ -259,7 +263,7 @@ def _word_variants(word: str) -> list[_Variant]:
         rest = _norm_word(word[s:])
         if len(rest) >= 2:
             out.append(_Variant(rest, s))
-    return out
+    return tuple(out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -276,6 +280,7 @@ class PlaceGazetteer:
         self._stop = {normalize_name(s) for s in (_STOPLIST if stoplist is None else stoplist)}
         self.index: dict[str, list[Candidate]] = {}
         self._prefixes: set[str] = set()
+        self._start_cache: dict[str, bool] = {}  # see _may_start
         self._display: dict[str, str] = {}  # key -> Arabic spelling shown as Place.name
         self._display_hand: dict[str, bool] = {}
         self.country_by_code: dict[str, Candidate] = {}
@@ -481,14 +486,31 @@ class PlaceGazetteer:
         return cand.to_place(self._display.get(key) or cand.name)
 
     # -- recognition ------------------------------------------------------------------------
+    def _may_start(self, word: str) -> bool:
+        """Can a name start at ``word``: is a variant of it (:func:`_word_variants`) a key or
+        the first words of one? Cached per word (the index does not change once built)."""
+        hit = self._start_cache.get(word)
+        if hit is None:
+            index, prefixes = self.index, self._prefixes
+            hit = any(v.key in index or v.key in prefixes for v in _word_variants(word))
+            if len(self._start_cache) < 200_000:
+                self._start_cache[word] = hit
+        return hit
+
     def find(self, text: str, max_words: int = 4) -> list[tuple[int, int, str, str]]:
         """Longest-match gazetteer names in ``text``: ``(start, end, key, surface)``."""
-        words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
+        ms = list(_WORD.finditer(text))
+        words = list(map(re.Match.group, ms))
         out: list[tuple[int, int, str, str]] = []
         index, prefixes = self.index, self._prefixes
-        i, n = 0, len(words)
-        while i < n:
-            ws, we, w = words[i]
+        n = len(words)
+        i = 0  # the first word a name may start at (after the last name found)
+        # only words that can start a name are tried (no other gives a match)
+        for i0 in compress(range(n), map(self._may_start, words)):
+            if i0 < i:
+                continue
+            i = i0
+            ws, w = ms[i].start(), words[i]
             best: tuple[int, int, str] | None = None  # (end word idx, span start, key)
             for v in _word_variants(w):
                 key = v.key
@@ -501,18 +523,18 @@ class PlaceGazetteer:
                     if key not in prefixes or j + 1 >= n or j + 1 - i >= max_words:
                         break
                     # words of a multi-word name must be separated by whitespace only
-                    gap = text[words[j][1] : words[j + 1][0]]
+                    gap = text[ms[j].end() : ms[j + 1].start()]
                     if gap.strip():
                         break
                     j += 1
-                    key = key + " " + _norm_word(words[j][2])
+                    key = key + " " + _norm_word(words[j])
                 if best is not None and v.offset == 0:
                     break  # the unstripped word matched: prefer it
             if best is None:
                 i += 1
                 continue
             j, start, key = best
-            end = words[j][1]
+            end = ms[j].end()
             out.append((start, end, key, text[start:end]))
             i = j + 1
         return out

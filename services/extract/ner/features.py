@@ -95,6 +95,42 @@ def sentence_spans(text: str, spans: Sequence[tuple[int, int]]) -> list[list[tup
     return sents
 
 
+def sentence_tokens(text: str) -> tuple[list[list[tuple[int, int]]], list[list[str]]]:
+    """``(sentence_spans(text, tokenize(text)), the tokens as strings)``: per sentence its token
+    spans and the matching ``text[start:end]`` strings.
+
+    Made with array operations rather than a step per token: a sentence ends after a one-letter
+    ``. ! ? ؟`` token and before a token preceded by a newline (tokens hold no whitespace), and
+    a run of more than 150 tokens is cut every 150 (what :func:`sentence_spans` does)."""
+    import numpy as np
+
+    ms = list(_TOKEN.finditer(text))
+    if not ms:
+        return [], []
+    spans = list(map(re.Match.span, ms))
+    words = list(map(re.Match.group, ms))
+    se = np.array(spans, np.int64)
+    cuts = set((np.nonzero((se[:, 1] - se[:, 0] == 1)
+                           & np.fromiter(map(_SENT_END.__contains__, words), bool, len(words)))[0] + 1).tolist())
+    if "\n" in text:
+        nl = np.array([m.start() for m in _NEWLINE.finditer(text)], np.int64)
+        gap = np.searchsorted(nl, se[1:, 0]) > np.searchsorted(nl, se[:-1, 1])  # a newline between
+        cuts.update((np.nonzero(gap)[0] + 1).tolist())
+    cuts.discard(len(words))
+    bounds = [0, *sorted(cuts), len(words)]
+    sents: list[list[tuple[int, int]]] = []
+    toks: list[list[str]] = []
+    for a, b in zip(bounds, bounds[1:]):
+        for c in range(a, b, 150):
+            d = min(c + 150, b)
+            sents.append(spans[c:d])
+            toks.append(words[c:d])
+    return sents, toks
+
+
+_NEWLINE = re.compile("\n")
+
+
 # --------------------------------------------------------------------------- word shape
 
 _AR = re.compile("[\u0621-\u064a]")
@@ -226,25 +262,49 @@ def gazetteer_matches(norms: Sequence[str], gaz: Gazetteer, max_len: int) -> lis
             if hit:
                 out[i].extend(hit)
             continue
-        seen: set[str] = set()
-        for first in _first_variants(w):
-            longest = min(max_len, n - i) if first in heads else 1
-            for L in range(longest, 0, -1):
-                keys = gaz.get((first, *norms[i + 1 : i + L]))
-                if not keys:
-                    continue
-                for k in keys:
-                    if k in seen:
-                        continue
-                    seen.add(k)
-                    if L == 1:
-                        out[i].append("gzU:" + k)
-                    else:
-                        out[i].append("gzB:" + k)
-                        for j in range(i + 1, i + L - 1):
-                            out[j].append("gzI:" + k)
-                        out[i + L - 1].append("gzL:" + k)
+        for j, f in matches_from(norms, i, gaz, max_len, heads):
+            out[j].append(f)
     return out
+
+
+def matches_from(norms: Sequence[str], i: int, gaz: Gazetteer, max_len: int,
+                 heads: frozenset[str]) -> list[tuple[int, str]]:
+    """The gazetteer features of the matches that start at token ``i`` (where a multi-word
+    entry may start), as ``(token index, feature)`` pairs in :func:`gazetteer_matches` order;
+    ``heads``: :func:`_multiword_heads` of ``gaz``."""
+    n = len(norms)
+    found: list[tuple[int, str]] = []
+    seen: set[str] = set()
+    for first in _first_variants(norms[i]):
+        longest = min(max_len, n - i) if first in heads else 1
+        for L in range(longest, 0, -1):
+            keys = gaz.get((first, *norms[i + 1 : i + L]))
+            if not keys:
+                continue
+            for k in keys:
+                if k in seen:
+                    continue
+                seen.add(k)
+                if L == 1:
+                    found.append((i, "gzU:" + k))
+                else:
+                    found.append((i, "gzB:" + k))
+                    for j in range(i + 1, i + L - 1):
+                        found.append((j, "gzI:" + k))
+                    found.append((i + L - 1, "gzL:" + k))
+    return found
+
+
+def single_word_matches(w: str, gaz: Gazetteer) -> tuple[str, ...] | bool:
+    """:func:`gazetteer_matches`' features of a token ``w`` that starts no multi-word entry
+    (``gzU:`` ones, a tuple), or ``False`` when one may start there (cached per table)."""
+    single = _single_matches(gaz)
+    hit = single.get(w)
+    if hit is None:
+        hit = _single_hit(w, gaz, _multiword_heads(gaz))
+        if len(single) < 500_000:
+            single[w] = hit
+    return hit
 
 
 # --------------------------------------------------------------------------- document context

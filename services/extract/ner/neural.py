@@ -5,7 +5,10 @@ clues, run with **numpy only** (no torch at run time), and its post-processing.
 The network is trained with torch by :mod:`services.extract.ner.training.neural_train` and
 exported to ``model/anercorp-bilstm.npz``. At run time:
 
-* :mod:`services.extract.ner.neural_features` turns the tokens of each sentence into arrays;
+* :mod:`services.extract.ner.neural_features` turns the tokens of each sentence into arrays
+  (what training reads); the recognizer makes the same arrays for a whole batch of articles at
+  once with :mod:`services.extract.ner.neural_packed` (numpy over the batch, no per-token
+  Python but the gazetteer search);
 * :mod:`services.extract.ner.neural_net` runs the network (:class:`BiLstmCrf`, or
   :class:`EnsembleNet` for a file of several networks): Viterbi decoding gives the tags,
   forward-backward marginals each entity's ``score``;
@@ -23,7 +26,8 @@ the speed, so the shipped file holds one network). See ``model/MODEL_CARD.md``.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from functools import lru_cache
 from pathlib import Path
 
@@ -32,9 +36,10 @@ import numpy as np
 from services.extract.ner import clusters as clusters_mod
 from services.extract.ner import gazetteers as gaz_mod
 from services.extract.ner.bio import bio_spans
-from services.extract.ner.features import DOC_WINDOW, sentence_spans, tokenize, word_forms
+from services.extract.ner.features import DOC_WINDOW, sentence_tokens, word_forms
 from services.extract.ner.neural_features import Featurizer, doc_clues, pack_batch
 from services.extract.ner.neural_net import BiLstmCrf, EnsembleNet
+from services.extract.ner.neural_packed import length_groups, pack_documents
 from shared.arabic import entity_key
 from shared.schemas import ENTITY_LABELS, Entity
 
@@ -91,40 +96,32 @@ class NeuralRecognizer:
 
     # ------------------------------------------------------------------ tagging
     def _run(self, items: Sequence[dict], marginals: bool) -> tuple[list[list[int]], list]:
-        """Tag ids (and the (n, tags) marginals) of featurised sentences, batched by length.
+        """Tag ids of each featurised sentence and (with ``marginals``) its ``(n, K)`` float32
+        marginals. All the sentences go through the network together (:func:`pack_batch`, no
+        padding), in groups of at most :attr:`pack_tokens` tokens (longest sentences first) to
+        bound the memory (about 4 KB per token)."""
+        groups = ((g, pack_batch([items[i] for i in g]))
+                  for g in length_groups([len(x["w"]) for x in items], self.pack_tokens))
+        return self._run_packed(groups, len(items), marginals)
+
+    def _run_packed(self, groups: Iterable[tuple[list[int], dict]], n: int, marginals: bool
+                    ) -> tuple[list[list[int]], list]:
+        """:meth:`_run` of packed groups ``(sentence numbers, pack_batch dict)`` of ``n``
+        sentences (:func:`pack_documents` makes them for whole articles).
 
         BLAS runs on one thread here: the matrices are small and multi-threaded OpenBLAS made
         the benchmark ~40 % slower on the shared 2-core machine."""
+        paths: list = [None] * n
+        probs: list = [None] * n
         ctl = _blas_controller()
-        if ctl is None:
-            return self._run_batches(items, marginals)
-        with ctl.limit(limits=1, user_api="blas"):
-            return self._run_batches(items, marginals)
-
-    def _run_batches(self, items: Sequence[dict], marginals: bool) -> tuple[list[list[int]], list]:
-        """Tag ids of each item and (with ``marginals``) its ``(n, K)`` float32 marginals.
-
-        All the sentences go through the network together (:func:`pack_batch`, no padding),
-        in groups of at most :attr:`pack_tokens` tokens (longest sentences first) to bound the
-        memory (about 4 KB per token)."""
-        order = sorted(range(len(items)), key=lambda i: -len(items[i]["w"]))
-        paths: list = [None] * len(items)
-        probs: list = [None] * len(items)
-        k = 0
-        while k < len(order):
-            j, n = k, 0
-            while j < len(order) and (j == k or n + len(items[order[j]]["w"]) <= self.pack_tokens):
-                n += len(items[order[j]]["w"])
-                j += 1
-            group = order[k:j]
-            batch = pack_batch([items[i] for i in group])
-            ps, mg = self.net.packed_decode(self.net.packed_emissions(batch), batch["lengths"], marginals)
-            for b, g in enumerate(batch["order"]):
-                i = group[g]
-                paths[i] = ps[b]
-                if marginals:
-                    probs[i] = mg[b]
-            k = j
+        with ctl.limit(limits=1, user_api="blas") if ctl is not None else nullcontext():
+            for group, batch in groups:
+                ps, mg = self.net.packed_decode(self.net.packed_emissions(batch), batch["lengths"], marginals)
+                for b, g in enumerate(batch["order"]):
+                    i = group[g]
+                    paths[i] = ps[b]
+                    if marginals:
+                        probs[i] = mg[b]
         return paths, probs
 
     def tag_tokens(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
@@ -146,41 +143,40 @@ class NeuralRecognizer:
         return self._post_process(sentences, out, window=DOC_WINDOW)
 
     def _post_process(self, sentences: Sequence[Sequence[str]], tags: list[list[str]],
-                      window: int | None) -> list[list[str]]:
-        """Tags of one document after document propagation and the nisba rule (as switched on)."""
+                      window: int | None, norms: Sequence[Sequence[str]] | None = None) -> list[list[str]]:
+        """Tags of one document after document propagation and the nisba rule (as switched on).
+        ``norms``: the sentences' normalised tokens (``word_forms(t)[0]``) when already known."""
+        if norms is None:
+            norms = [[word_forms(t)[0] for t in s] for s in sentences]
         if self.propagate:
-            tags = propagate_labels(sentences, tags, window=window)
+            tags = propagate_labels(sentences, tags, window=window, norms=norms)
         if self.nisba:
-            tags = [extend_nisba(s, t) for s, t in zip(sentences, tags, strict=True)]
+            tags = [extend_nisba(s, t, n) for s, t, n in zip(sentences, tags, norms, strict=True)]
         return tags
 
     def recognize_batch(self, texts: Sequence[str]) -> list[list[Entity]]:
         """Entities of each text (same length and order as ``texts``), in order of ``start``."""
         texts = [t or "" for t in texts]
         sent_meta: list[tuple[int, list[tuple[int, int]], list[str]]] = []  # text, spans, tokens
-        items: list[dict] = []
+        docs: list[list[list[str]]] = []
         for ti, text in enumerate(texts):
-            sents = sentence_spans(text, tokenize(text))
-            token_lists = [[text[s:e] for s, e in sent] for sent in sents]
-            gzs = [self.feat.gz(toks) for toks in token_lists]
-            if self._use_doc and token_lists:
-                owns, docs = doc_clues(token_lists, gzs, window=None)
-            else:
-                owns = docs = [None] * len(token_lists)
-            for sent, toks, d, g, o in zip(sents, token_lists, docs, gzs, owns, strict=True):
-                sent_meta.append((ti, sent, toks))
-                items.append(self.feat.sentence(toks, d, g, o))
+            sents, token_lists = sentence_tokens(text)
+            docs.append(token_lists)
+            sent_meta += [(ti, sent, toks) for sent, toks in zip(sents, token_lists, strict=True)]
         out: list[list[Entity]] = [[] for _ in texts]
-        if not items:
+        if not sent_meta:
             return out
-        paths, probs = self._run(items, marginals=True)
+        # the whole batch featurised at once (neural_packed: the arrays pack_batch would give)
+        groups, norms = pack_documents(self.feat, docs, self._use_doc, self.pack_tokens)
+        paths, probs = self._run_packed(groups, len(sent_meta), marginals=True)
         tags = [[self.tags[t] for t in path] for path in paths]
         k = 0
         while k < len(sent_meta):  # per text: the article is the document
             j = k
             while j < len(sent_meta) and sent_meta[j][0] == sent_meta[k][0]:
                 j += 1
-            tags[k:j] = self._post_process([m[2] for m in sent_meta[k:j]], tags[k:j], window=None)
+            tags[k:j] = self._post_process([m[2] for m in sent_meta[k:j]], tags[k:j], window=None,
+                                           norms=norms[k:j])
             k = j
         ti_ = self._tag_index
         for (ti, sent, _), st, pr in zip(sent_meta, tags, probs, strict=True):
@@ -190,7 +186,8 @@ class NeuralRecognizer:
                     continue
                 start, end = sent[a][0], sent[b - 1][1]
                 mention = text[start:end]
-                score = float(np.mean([pr[t, ti_[st[t]]] for t in range(a, b)]))
+                # float32 mean of the marginals of the span's tags (as np.mean of the list did)
+                score = float(pr[np.arange(a, b), [ti_[x] for x in st[a:b]]].mean())
                 out[ti].append(Entity(
                     text=mention, label=label, start=start, end=end,
                     normalized=entity_key(mention),
@@ -204,16 +201,19 @@ class NeuralRecognizer:
 # --------------------------------------------------------------------------- post-processing
 
 def propagate_labels(sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[str]],
-                     window: int | None = DOC_WINDOW, min_votes: int = 1) -> list[list[str]]:
+                     window: int | None = DOC_WINDOW, min_votes: int = 1,
+                     norms: Sequence[Sequence[str]] | None = None) -> list[list[str]]:
     """Document consistency: a name tagged as an entity somewhere in the document is tagged with
     its majority label where it recurs untagged (whole-token match, proclitics of the first token
-    ignored). ``window``: sentences either side (None: the whole list is one document)."""
+    ignored). ``window``: sentences either side (None: the whole list is one document);
+    ``norms``: the sentences' normalised tokens (``word_forms(t)[0]``) when already known."""
     from collections import Counter
 
     def key_of(norms: Sequence[str]) -> tuple[str, ...]:
         return (word_forms(norms[0])[1], *norms[1:]) if norms else ()
 
-    norms = [[word_forms(t)[0] for t in s] for s in sentences]
+    if norms is None:
+        norms = [[word_forms(t)[0] for t in s] for s in sentences]
     per_sent: list[dict[tuple[str, ...], Counter]] = []
     for s_norms, s_tags in zip(norms, tags, strict=True):
         d: dict[tuple[str, ...], Counter] = {}
@@ -279,14 +279,16 @@ def _is_nisba(norm: str) -> bool:
     return len(norm) >= 6 and norm.startswith("ال") and norm.endswith("ي") and norm not in _RELATIVE
 
 
-def extend_nisba(tokens: Sequence[str], tags: Sequence[str]) -> list[str]:
+def extend_nisba(tokens: Sequence[str], tags: Sequence[str], norms: Sequence[str] | None = None) -> list[str]:
     """A PERS span directly followed by an untagged nisba word (``ال…ي``) takes it in as its last
     token: "محمد شياع" + "السوداني". Measured on the gold annotation of the TRAIN split: after a
     PERS token such a word (relative pronouns الذي/التي… aside) is part of the name 159 times of
     176 (90 %); the networks stop early mostly where the nisba is also a nationality adjective.
-    Returns new tags (the input is not changed)."""
+    Returns new tags (the input is not changed). ``norms``: ``word_forms(t)[0]`` of the tokens
+    when already known."""
     out = list(tags)
-    norms = [word_forms(t)[0] for t in tokens]
+    if norms is None:
+        norms = [word_forms(t)[0] for t in tokens]
     for i in range(1, len(out)):
         if out[i] == "O" and out[i - 1].endswith("-PERS") and _is_nisba(norms[i]):
             out[i] = "I-PERS"

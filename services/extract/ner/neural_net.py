@@ -165,12 +165,19 @@ class BiLstmCrf:
         idx_b = offsets[live] + lengths[live] - 1 - t_of
         xf = xi[idx_f, :H4]
         xb = xi[idx_b, H4:]
+        del xi, fl  # (N, 8H) float32: not read again (freed before the loop's own arrays)
         B = len(lengths)
         h = np.zeros((B, 2 * H), np.float32)
         c = np.zeros((B, 2 * H), np.float32)
         of = np.empty((N, H), np.float32)
         ob = np.empty((N, H), np.float32)
         g = np.empty((B, 8 * H), np.float32)
+        # both directions' gates side by side, seen as (n, direction, gate, H): each elementwise
+        # step below is one numpy call for both directions (the same arithmetic per element)
+        g4 = g.reshape(B, 2, 4, H)
+        c3 = c.reshape(B, 2, H)
+        h3 = h.reshape(B, 2, H)
+        tmp = np.empty((B, 2, H), np.float32)
         for t in range(T):
             n, s = int(steps[t]), int(starts[t])
             gt = g[:n]
@@ -178,16 +185,21 @@ class BiLstmCrf:
             np.matmul(h[:n, H:], self.whh_b, out=gt[:, H4:])
             gt[:, :H4] += xf[s : s + n]
             gt[:, H4:] += xb[s : s + n]
-            a = np.tanh(gt, out=gt)
-            af, ab = a[:, :H4], a[:, H4:]
-            cf = c[:n, :H]
-            cf *= 0.5 * (1 + af[:, H : 2 * H])
-            cf += 0.5 * (1 + af[:, :H]) * af[:, 2 * H : 3 * H]
-            cb = c[:n, H:]
-            cb *= 0.5 * (1 + ab[:, H : 2 * H])
-            cb += 0.5 * (1 + ab[:, :H]) * ab[:, 2 * H : 3 * H]
-            h[:n, :H] = 0.5 * (1 + af[:, 3 * H :]) * np.tanh(cf)
-            h[:n, H:] = 0.5 * (1 + ab[:, 3 * H :]) * np.tanh(cb)
+            np.tanh(gt, out=gt)
+            # sigmoid(z) = (1 + tanh(z/2)) / 2 (the i, f, o rows were halved); gates i f g o
+            a4, cn, tn = g4[:n], c3[:n], tmp[:n]
+            np.add(a4[:, :, 1], 1, out=tn)
+            tn *= 0.5
+            cn *= tn
+            np.add(a4[:, :, 0], 1, out=tn)
+            tn *= 0.5
+            tn *= a4[:, :, 2]
+            cn += tn
+            np.add(a4[:, :, 3], 1, out=tn)
+            tn *= 0.5
+            hn = h3[:n]
+            np.tanh(cn, out=hn)
+            hn *= tn
             of[s : s + n] = h[:n, :H]
             ob[s : s + n] = h[:n, H:]
         out = np.empty((N, 2 * H), np.float32)
