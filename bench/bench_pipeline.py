@@ -218,7 +218,8 @@ def run(path: Path, extract_workers: int, *, assign: bool, show: int = 0, bare: 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("file", nargs="?", type=Path, default=DEFAULT)
-    parser.add_argument("--extract-workers", type=int, default=1)
+    parser.add_argument("--extract-workers", type=int, default=None,
+                        help="extract workers (default: as make demo, one per core, at most 4)")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--compare-events", action="store_true")
     parser.add_argument("--show-events", type=int, default=0, help="print the N largest events to read")
@@ -226,6 +227,11 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=20.0, help="articles per second for the latency")
     parser.add_argument("--bare-limit", type=int, default=1000, help="articles for the bare extract stage (0: skip)")
     args = parser.parse_args()
+    if args.extract_workers is None:
+        from hadath.processes import default_extract_workers
+
+        args.extract_workers, cores = default_extract_workers()
+        print(f"extract workers: {args.extract_workers} (as make demo: one per core, {cores} cores)")
     if not args.file.exists():
         print(f"skipped: {args.file} is absent")
         return 0

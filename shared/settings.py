@@ -93,7 +93,7 @@ class Settings(BaseSettings):
     recognizer: str = "bilstm"
     ner_model_dir: Path | None = None
     index_batch_size: int = Field(default=500, ge=1)
-    index_batch_seconds: float = Field(default=1.0, gt=0)
+    index_batch_seconds: float = Field(default=0.25, gt=0)
     handler_timeout_seconds: float = Field(default=30.0, gt=0)
     handler_min_bytes_per_second: int = Field(default=10_000, ge=1)
     metrics_host: str = "127.0.0.1"

@@ -187,7 +187,7 @@ def create_app(settings: Settings | None = None) -> faust.App:
     app = make_app("events", settings)
     stage = EventsStage(settings)
     add_stage_agent(app, stage="events", settings=settings, source=topics.enriched, sink=topics.clustered,
-                    handle=stage.handle, batch_size=64, batch_seconds=0.5)
+                    handle=stage.handle, batch_size=64, batch_seconds=0.1)
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app, revoked, **kwargs) -> None:  # noqa: ANN001, ANN003 - Faust signal

@@ -46,5 +46,5 @@ def create_app(settings: Settings | None = None) -> faust.App:
     app = make_app("extract", settings)
     extractor = Extractor(settings.recognizer, model_dir=str(settings.ner_model_dir) if settings.ner_model_dir else None)
     add_stage_agent(app, stage="extract", settings=settings, source=topics.normalized,
-                    sink=topics.enriched, handle=make_handler(extractor), batch_size=32, batch_seconds=0.2)
+                    sink=topics.enriched, handle=make_handler(extractor), batch_size=32, batch_seconds=0.1)
     return app

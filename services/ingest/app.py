@@ -54,5 +54,5 @@ def create_app(settings: Settings | None = None) -> faust.App:
     topics = Topics.from_settings(settings)
     app = make_app("ingest", settings)
     add_stage_agent(app, stage="ingest", settings=settings, source=topics.raw, sink=topics.ingested,
-                    handle=make_handler(settings), batch_size=200, batch_seconds=0.2)
+                    handle=make_handler(settings), batch_size=200, batch_seconds=0.05)
     return app

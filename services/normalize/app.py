@@ -37,5 +37,5 @@ def create_app(settings: Settings | None = None) -> faust.App:
     topics = Topics.from_settings(settings)
     app = make_app("normalize", settings)
     add_stage_agent(app, stage="normalize", settings=settings, source=topics.ingested,
-                    sink=topics.normalized, handle=handle, batch_size=100, batch_seconds=0.2)
+                    sink=topics.normalized, handle=handle, batch_size=100, batch_seconds=0.05)
     return app
