@@ -53,13 +53,13 @@ import numpy as np
 
 from services.extract.ner.bio import bio_spans
 from services.extract.ner.features import _first_variants, normalize, tokenize
+from services.extract.ner.gazetteers import DEFAULT_MINED_PATH
 from services.extract.ner.training.corpora import news_texts, read_conll
 
 MAX_LEN = 4
 FRAGMENT = 0.7
 LABELS = ("PERS", "LOC", "ORG", "MISC", "O")
 TARGETS = ("ORG", "MISC")
-DEFAULT_MINED_PATH = Path(__file__).resolve().parents[1] / "model" / "mined-gazetteer.tsv"
 
 
 def _is_word(w: str) -> bool:
