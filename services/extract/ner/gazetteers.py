@@ -20,6 +20,8 @@ from services.extract.ner.features import Gazetteer
 MODEL_DIR = Path(__file__).resolve().parent / "model"
 DEFAULT_GAZETTEER_PATH = MODEL_DIR / "gazetteers.tsv"
 DEFAULT_LEXICON_PATH = MODEL_DIR / "anercorp-crf-lexicon.tsv"
+DEFAULT_MINED_PATH = MODEL_DIR / "mined-gazetteer.tsv"
+MINED_SOURCE = "mn"
 
 
 @lru_cache(maxsize=4)
@@ -76,3 +78,23 @@ def load_lexicon(path: Path = DEFAULT_LEXICON_PATH) -> tuple[set[tuple[str, str]
             else:
                 words[text] = tuple(label.split(","))
     return names, words
+
+
+def load_mined(path: Path = DEFAULT_MINED_PATH, min_score: float = 0.0) -> set[tuple[str, str]]:
+    """``(LABEL, name)`` pairs of a mined gazetteer written by
+    :func:`services.extract.ner.training.mining.save` (``LABEL<TAB>name<TAB>score<TAB>freq<TAB>round``
+    lines; names of score below ``min_score`` left out). Empty when the file is absent."""
+    if not Path(path).exists():
+        return set()
+    out = set()
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        label, name, score, _freq, _round = line.split("\t")
+        if float(score) >= min_score:
+            out.add((label, name))
+    return out
+
+
+def with_mined(gaz: Gazetteer, max_len: int, names: set[tuple[str, str]] | None = None):
+    """``gaz`` plus the mined names (default: :data:`DEFAULT_MINED_PATH`) under source
+    :data:`MINED_SOURCE` (features ``gz<U|B|I|L>:<LABEL>:mn``); returns (table, max_len)."""
+    return merge(gaz, max_len, load_mined() if names is None else names, src=MINED_SOURCE)

@@ -83,6 +83,8 @@ class NeuralRecognizer:
         self.tags: list[str] = meta["tags"]
         self.net = BiLstmCrf(members[0]) if len(members) == 1 else EnsembleNet(members)
         gaz, gmax = gaz_mod.load(parts=bool(meta.get("parts", True)))
+        if meta.get("mined"):  # names mined from the news corpus (training.mining), source "mn"
+            gaz, gmax = gaz_mod.with_mined(gaz, gmax)
         cl = clusters_mod.load_clusters(with_vectors=False)
         self.feat = Featurizer(words, chars, flags, gaz, gmax, cl)
         self._use_doc = bool(meta.get("doc", True))

@@ -70,6 +70,36 @@ def tag_articles(rec: NeuralRecognizer, texts: list[str], propagate: bool = True
     return out
 
 
+def relabel_with_names(tokens: list[str], tags: list[str], table, max_len: int) -> tuple[list[str], int]:
+    """Silver-label correction with a gazetteer of mined names (:mod:`training.mining`):
+    every longest match of a ``table`` entry (``token tuple -> {"LABEL:src"}``, one label per
+    entry expected; the first one is taken) over tokens the teacher left all ``O`` is tagged
+    ``B-LABEL I-LABEL ...``; matches touching a teacher entity are left alone. Tokens are
+    looked up like :func:`features.gazetteer_matches` (normalised; the first may carry
+    proclitics). Returns the new tags and the number of spans relabelled."""
+    from services.extract.ner.features import _first_variants, normalize
+
+    norms = [normalize(t) for t in tokens]
+    out = list(tags)
+    n, i, changed = len(norms), 0, 0
+    while i < n:
+        hit = None
+        for first in _first_variants(norms[i]):
+            for L in range(min(max_len, n - i), 0, -1):
+                keys = table.get((first, *norms[i + 1 : i + L]))
+                if keys and (hit is None or L > hit[0]):
+                    hit = (L, sorted(keys)[0].split(":", 1)[0])
+                    break
+        if hit is not None and all(t == "O" for t in out[i : i + hit[0]]):
+            L, label = hit
+            out[i : i + L] = ["B-" + label] + ["I-" + label] * (L - 1)
+            changed += 1
+            i += L
+        else:
+            i += 1
+    return out, changed
+
+
 def write_silver(teacher: Path, corpus: Path, out: Path, articles: int = 4000, seed: int = 7,
                  propagate: bool = True, soft: bool = False) -> dict:
     """Tag ``articles`` news articles of ``corpus`` (every tenth skipped: the ``ant-2k``

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import time
 from collections import Counter
@@ -43,15 +44,23 @@ TAGS = ["O", "B-PERS", "I-PERS", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "
 DEFAULTS = {"epochs": 20, "batch": 16, "lr": 1e-3, "hidden": 96, "char_filters": 64,
             "char_dim": 32, "cl_dim": 16, "dropout": 0.5, "word_dropout": 0.05,
             "vocab": 60_000, "seed": 1, "silver_per_epoch": 0, "silver_weight": 1.0,
-            "soft": 0.0}
+            "soft": 0.0, "mined": 0, "relabel": 0}
 
+
+DEFAULT_MINING_INDEX = (Path(os.environ.get("HADATH_HOME") or Path.home() / ".cache" / "hadath")
+                        / "ner" / "mining-index.pkl")  # corpus index of training.mining (cache)
 
 cfg_train_words = False  # word vectors are frozen: training-only words would stay random
 
 
-def build_featurizer(sents: Sequence[Sequence[str]], w2v: Path, vocab_size: int):
-    """Vocabulary (pretrained words + training words), characters, clue names and resources."""
-    gaz, gmax = gaz_mod.load(parts=True)
+def build_featurizer(sents: Sequence[Sequence[str]], w2v: Path, vocab_size: int,
+                     gaz_table=None, sent_gzs=None):
+    """Vocabulary (pretrained words + training words), characters, clue names and resources.
+
+    ``gaz_table`` ``(table, max_len)`` replaces the shipped gazetteers (the run-time table, e.g.
+    with mined names); ``sent_gzs`` gives each training sentence's gazetteer features (jackknifed
+    mined names, :func:`jackknife_gzs`) instead of the ones of the run-time table."""
+    gaz, gmax = gaz_table if gaz_table is not None else gaz_mod.load(parts=True)
     cl = clusters_mod.load_clusters(with_vectors=False)
     z = np.load(w2v)
     pre_words = [str(w) for w in z["words"][:vocab_size]]
@@ -70,7 +79,7 @@ def build_featurizer(sents: Sequence[Sequence[str]], w2v: Path, vocab_size: int)
     from services.extract.ner.features import local_signals
     from services.extract.ner.neural_features import token_flags
 
-    gzs = [feat0.gz(s) for s in sents]
+    gzs = sent_gzs if sent_gzs is not None else [feat0.gz(s) for s in sents]
     docs = document_contexts(sents, window=DOC_WINDOW, gzs=gzs)
     flag_counts: Counter[str] = Counter()
     for s, d, g in zip(sents, docs, gzs, strict=True):
@@ -89,10 +98,45 @@ def build_featurizer(sents: Sequence[Sequence[str]], w2v: Path, vocab_size: int)
     return feat, words, chars, flags, emb
 
 
-def featurize(feat: Featurizer, sents: Sequence[Sequence[str]]) -> list[dict]:
-    gzs = [feat.gz(s) for s in sents]
+def featurize(feat: Featurizer, sents: Sequence[Sequence[str]], gzs=None) -> list[dict]:
+    """Items of gold sentences (document clues over :data:`DOC_WINDOW` sentences either side);
+    ``gzs`` per-sentence gazetteer features, by default those of ``feat``'s table."""
+    gzs = gzs if gzs is not None else [feat.gz(s) for s in sents]
     docs = document_contexts(sents, window=DOC_WINDOW, gzs=gzs)
     return [feat.sentence(s, d, g) for s, d, g in zip(sents, docs, gzs, strict=True)]
+
+
+def mined_tables(train_path: Path, index_path: Path, dev_fold: int | None, folds: int = 6):
+    """Gazetteer tables with names mined from the news corpus (:mod:`training.mining`, its
+    corpus index cached at ``index_path``): the run-time one (seeds: every training sentence
+    outside ``dev_fold``) and, per fold k, the jackknifed one whose seeds also leave out fold k
+    (so that a training sentence never sees its own names as mined). Returns
+    ``(runtime (table, max_len), {k: (table, max_len)}, {"runtime": names, k: names})``."""
+    from services.extract.ner.training import mining
+
+    index = mining.load_index(index_path)
+    base = gaz_mod.load(parts=True)
+    held = set() if dev_fold is None else {dev_fold}
+    counts: dict = {}
+
+    def table(excl):
+        names = {(r["label"], r["name"]) for r in mining.mine(train_path, index, excl)}
+        return gaz_mod.with_mined(*base, names), len(names)
+
+    runtime, counts["runtime"] = table(held)
+    per_fold = {}
+    for k in range(folds):
+        if k not in held:
+            per_fold[k], counts[k] = table(held | {k})
+    return runtime, per_fold, counts
+
+
+def jackknife_gzs(sents: Sequence[Sequence[str]], folds_of: Sequence[int], per_fold) -> list[list[list[str]]]:
+    """Gazetteer features of each sentence from the table of its fold (:func:`mined_tables`)."""
+    from services.extract.ner.features import gazetteer_matches
+
+    return [gazetteer_matches([word_info(t)[0] for t in s], *per_fold[k])
+            for s, k in zip(sents, folds_of, strict=True)]
 
 
 def read_silver(path: Path, limit: int | None = None) -> list[list[tuple]]:
@@ -279,13 +323,36 @@ def run(train_path: Path, w2v: Path, out: Path | None, dev_fold: int | None,
         fit, dev = sents[:a] + sents[b:], sents[a:b]
     else:
         fit, dev = sents, []
-    feat, words, chars, flags, emb = build_featurizer([w for w, _ in fit], w2v, cfg["vocab"])
-    items = featurize(feat, [w for w, _ in fit])
+    gaz_table = fit_gzs = None
+    if cfg["mined"]:  # names mined from the news corpus, jackknifed over the folds of TRAIN
+        from services.extract.ner.training.mining import fold_of
+
+        cfg["mined_index"] = str(cfg.get("mined_index") or DEFAULT_MINING_INDEX)
+        gaz_table, per_fold, mined_counts = mined_tables(train_path, Path(cfg["mined_index"]), dev_fold)
+        print(json.dumps({"mined_names": mined_counts, "prep_s": round(time.time() - t0, 1)}), flush=True)
+        fit_folds = [k for k in (fold_of(len(sents), i) for i in range(len(sents))) if k != dev_fold]
+        fit_gzs = jackknife_gzs([w for w, _ in fit], fit_folds, per_fold)
+    feat, words, chars, flags, emb = build_featurizer([w for w, _ in fit], w2v, cfg["vocab"],
+                                                      gaz_table, fit_gzs)
+    items = featurize(feat, [w for w, _ in fit], fit_gzs)
     ys = [np.array([TAGS.index(t) for t in tags]) for _, tags in fit]
     dev_items = featurize(feat, [w for w, _ in dev]) if dev else []
     n_gold = len(items)
     if silver is not None:
-        s_items, s_ys = featurize_articles(feat, read_silver(silver))
+        s_articles = read_silver(silver)
+        if cfg["mined"] and cfg.get("relabel"):  # silver labels corrected with the mined names
+            from services.extract.ner.training.distill import relabel_with_names
+
+            mined_only = {k: v for k, v in gaz_table[0].items() if any(x.endswith(":mn") for x in v)}
+            mined_only = {k: frozenset(x for x in v if x.endswith(":mn")) for k, v in mined_only.items()}
+            n_fix = 0
+            for art in s_articles:
+                for j, (toks, tags, q) in enumerate(art):
+                    new, c = relabel_with_names(toks, tags, mined_only, gaz_table[1])
+                    art[j] = (toks, new, q)
+                    n_fix += c
+            print(json.dumps({"silver_relabelled_spans": n_fix}), flush=True)
+        s_items, s_ys = featurize_articles(feat, s_articles)
         items, ys = items + s_items, ys + s_ys
         if not cfg["silver_per_epoch"]:
             cfg["silver_per_epoch"] = len(s_items)
@@ -397,10 +464,14 @@ def main(argv: Sequence[str] | None = None) -> None:  # pragma: no cover
     ap.add_argument("--dev-fold", type=int, default=None)
     ap.add_argument("--silver", type=Path, default=None,
                     help="silver articles (services.extract.ner.training.distill) added to the gold data")
+    ap.add_argument("--mined-index", type=Path, default=None,
+                    help="corpus index of training.mining (with --mined 1; default under HADATH_HOME)")
     for k, v in DEFAULTS.items():
         ap.add_argument("--" + k.replace("_", "-"), type=type(v), default=v)
     args = ap.parse_args(argv)
     over = {k: getattr(args, k) for k in DEFAULTS}
+    if args.mined_index is not None:
+        over["mined_index"] = str(args.mined_index)
     out = args.out if args.out else (None if args.dev_fold is not None else DEFAULT_NEURAL_PATH)
     rep = run(args.train_path, args.w2v, out, args.dev_fold, silver=args.silver, **over)
     print(json.dumps({k: v for k, v in rep.items() if k != "history"}, indent=2))
