@@ -719,7 +719,9 @@ def demo(extract_workers: Optional[int] = typer.Option(None, "--extract-workers"
         print_events(result, shown_note=f" (the newest {shown}; hadath events for more)" if shown < result["total"] else "")
     console.print(f"\nOpen the search page: [bold]{processes.web_url(settings)}[/bold] "
                   f"(search in Arabic, click a facet, an event, its places on the map).")
-    console.print("The pipeline keeps running. Try: [bold]hadath search \"الأمم المتحدة\"[/bold], "
+    console.print("The pipeline keeps running. The command is [bold].venv/bin/hadath[/bold] "
+                  "(or [bold]source .venv/bin/activate[/bold] first, then [bold]hadath[/bold]). "
+                  "Try: [bold]hadath search \"الأمم المتحدة\"[/bold], "
                   "[bold]hadath events \"بغداد\"[/bold], [bold]hadath event ID[/bold], "
                   "[bold]hadath status[/bold], [bold]hadath feed FILE[/bold]. Stop it with [bold]make down[/bold] "
                   "(hadath services down && hadath infra down).")
