@@ -383,32 +383,27 @@ class EventClusterer:
         p = self.params
         if day_a and days_b:
             d = abs(day_number(day_a) - day_number(_main_day(days_b)))
-        else:
-            wa = weekday_a if weekday_a is not None else (date.fromisoformat(day_a).weekday() if day_a else None)
+        else:  # a side with an event day has its weekday too (story_weekday)
             wb = (date.fromisoformat(_main_day(days_b)).weekday() if days_b
                   else int(_main_day(weekdays_b)) if weekdays_b else None)
-            if wa is None or wb is None:
+            if weekday_a is None or wb is None:
                 return 1.0
-            d = min((wa - wb) % 7, (wb - wa) % 7)
+            d = min((weekday_a - wb) % 7, (wb - weekday_a) % 7)
         if d < 0.5:
             return 1.0
         return 1.0 - (p.day_conflict_penalty if d < 1.5 else p.far_day_penalty)
 
-    def _preview_factor(self, day_a: str | None, upcoming_a: Iterable[str], size_a: int,
+    def _preview_factor(self, day_a: str | None, upcoming_a: Mapping[str, int], size_a: int,
                         days_b: Mapping[str, int], upcoming_b: Mapping[str, int], size_b: int) -> float:
         """``1 - far_day_penalty`` when one side previews the other's day, else 1. A side
-        previews a day when it looks forward to it (``upcoming``: ``MM-DD`` → articles, or a
-        set for one article) in most of its ``size`` articles: an agenda or a deadline story
-        and the report of what happened on that day are two events. ``day_a``: side a's event
-        day; ``days_b``: side b's members' event days."""
-        def previews(upcoming, size, day) -> bool:
-            if not day:
-                return False
-            n = upcoming.get(day[5:], 0) if isinstance(upcoming, Mapping) else int(day[5:] in upcoming)
-            return 2 * n > size
+        previews a day when it looks forward to it (``upcoming``: ``MM-DD`` → articles) in most
+        of its ``size`` articles: an agenda or a deadline story and the report of what happened
+        on that day are two events. ``day_a``: side a's event day; ``days_b``: side b's
+        members' event days."""
+        def previews(upcoming: Mapping[str, int], size: int, day: str | None) -> bool:
+            return bool(day) and 2 * upcoming.get(day[5:], 0) > size
         day_b = _main_day(days_b) if days_b else None
-        up_a = upcoming_a if isinstance(upcoming_a, Mapping) else frozenset(upcoming_a)
-        if previews(up_a, size_a, day_b) or previews(upcoming_b, size_b, day_a):
+        if previews(upcoming_a, size_a, day_b) or previews(upcoming_b, size_b, day_a):
             return 1.0 - self.params.far_day_penalty
         return 1.0
 
@@ -426,6 +421,7 @@ class EventClusterer:
         cw = _cosines(f.words, [r[0] for r in rows])
         cn = _cosines(_NAME_HASHER.transform([f.names]), [r[1] for r in rows])
         interval = article_interval(f.time, self.params)
+        upcoming = dict.fromkeys(f.upcoming, 1)  # one article: each day it looks forward to, once
         out = []
         for i, e in enumerate(events):
             shared = sum(1 for n in f.numbers if n in e.numbers)
@@ -435,7 +431,7 @@ class EventClusterer:
             dated = f.time.kind != "ingested" and e.span_days is not None
             out.append(self._combine(float(cw[i]), float(cn[i]), min(1.0, shared / 3.0), agree,
                                      self._day_factor(f.event_day, e.event_days, f.weekday, e.weekdays)
-                                     * self._preview_factor(f.event_day, f.upcoming, 1, e.event_days, e.upcoming, e.size),
+                                     * self._preview_factor(f.event_day, upcoming, 1, e.event_days, e.upcoming, e.size),
                                      self._time_decay(interval, e.interval()), dated))
         return out
 

@@ -219,8 +219,8 @@ def stated_days(dates: Iterable[Mapping]) -> Counter[str]:
 #: ("المحددة في", "المقرر", "موعد"), starts ("يبدأ/سيبدأ يوم الأحد")
 #: and what is yet to be done ("سيتم", "ستجري", "سيعقد").
 PROSPECTIVE_CUES = frozenset(normalize(w) for w in (
-    "قبل", "حتى", "لغاية", "بحلول", "المحددة", "المحدد", "المقررة", "المقرر", "موعد", "موعدها", "موعده", "يبدأ", "تبدأ", "سيبدأ", "ستبدأ", "سيتم", "ستتم", "سيعقد", "ستعقد",
-    "سيجري", "ستجري", "يسري", "سيسري"))
+    "قبل", "حتى", "لغاية", "بحلول", "المحددة", "المحدد", "المقررة", "المقرر", "موعد", "موعدها", "موعده",
+    "يبدأ", "تبدأ", "سيبدأ", "ستبدأ", "سيتم", "ستتم", "سيعقد", "ستعقد", "سيجري", "ستجري", "يسري", "سيسري"))
 _WORD_RE = re.compile(r"[^\W\d_]+")
 
 
@@ -280,11 +280,12 @@ def upcoming_days(dates: Iterable[Mapping], published_at: datetime | str | None,
     :func:`services.extract.dates.find_upcoming_days`). A text that looks forward to a day
     was written before it: it previews what happens that day and is not a report of it. The
     year is left out because an undated page's is unknown (the time decay keeps other years apart)."""
-    if published_at is not None:  # the publication day says what is ahead ("حتى اليوم" is not)
+    if published_at is not None:
+        # the publication day says what is ahead ("حتى اليوم" is not), and the extractor has
+        # resolved "… من ديسمبر المقبل" against it already: it is one of ``dates``
         pub = _dt(published_at).date().isoformat()
-        out = {d["value"][5:] for d in dates if len(d["value"]) == 10 and d["value"] > pub}
-    else:
-        out = {d["value"][5:] for d in dates if len(d["value"]) == 10 and body and prospective(body, d["start"])}
+        return frozenset(d["value"][5:] for d in dates if len(d["value"]) == 10 and d["value"] > pub)
+    out = {d["value"][5:] for d in dates if len(d["value"]) == 10 and body and prospective(body, d["start"])}
     out.update(f"{m:02d}-{d:02d}" for _, _, m, d in find_upcoming_days(body))
     return frozenset(out)
 

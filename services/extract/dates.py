@@ -253,9 +253,7 @@ def _weekday_date(wd: int, pub: date, direction: str | None) -> date:
 def _gregorian(m: re.Match, folded: str, pub: date | None) -> str | None:
     month_name = _key(m.group("month"))
     month = MONTHS[month_name]
-    day = int(m.group("day")) if m.group("day") else None
-    if m.group("ord"):
-        day = _ORD_FOLDED.get(_key(m.group("ord")))
+    day = _day_of(m)
     year = int(m.group("year")) if m.group("year") else None
     mod = _key(m.group("mod")) if m.group("mod") else None
     if month_name in _STRICT_MONTHS and day is None and year is None and mod is None and not m.group("shahr"):
@@ -285,6 +283,13 @@ def _gregorian(m: re.Match, folded: str, pub: date | None) -> str | None:
     if day is not None and not _valid_day(year, month, day):
         day = None
     return _iso(year, month, day)
+
+
+def _day_of(m: re.Match) -> int | None:
+    """The day of a :data:`_GREG` match: its digits or its ordinal word ("السابع من"), else None."""
+    if m.group("ord"):
+        return _ORD_FOLDED.get(_key(m.group("ord")))
+    return int(m.group("day")) if m.group("day") else None
 
 
 def _hijri(m: re.Match) -> str | None:
@@ -428,8 +433,7 @@ def find_upcoming_days(text: str) -> list[tuple[int, int, int, int]]:
     for m in _GREG.finditer(_fold(text)):
         if not m.group("dir") or _key(m.group("dir")) not in _NEXT:
             continue
-        day = int(m.group("day")) if m.group("day") else (
-            _ORD_FOLDED.get(_key(m.group("ord"))) if m.group("ord") else None)
+        day = _day_of(m)
         if day is None:
             continue
         s, e = m.span("core")
