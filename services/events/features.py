@@ -36,7 +36,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -224,22 +224,43 @@ PROSPECTIVE_CUES = frozenset(normalize(w) for w in (
 _WORD_RE = re.compile(r"[^\W\d_]+")
 
 
+#: Words that, among the three before a date, put it in the morning ("صباح اليوم السبت",
+#: "الثانية صباحا من يومه السبت", "فجر الاحد") or in the evening or night ("مساء أمس الجمعة",
+#: "في ساعة متأخرة من مساء الجمعة", "ليل الجمعة").
+MORNING_CUES = frozenset(normalize(w) for w in ("صباح", "صباحا", "فجر", "الفجر", "فجرا"))
+NIGHT_CUES = frozenset(normalize(w) for w in ("مساء", "مساءا", "ليل", "ليلة", "ليلا", "متأخرة", "منتصف"))
+
+
+def _cued(body: str, start: int, cues: frozenset[str], window: int = 3) -> bool:
+    before = _WORD_RE.findall(body[max(0, start - 60):start])[-window:]
+    return any(normalize(w) in cues for w in before)
+
+
 def prospective(body: str, start: int, window: int = 3) -> bool:
     """Whether the date mention starting at ``start`` of ``body`` follows a deadline/schedule cue
     (:data:`PROSPECTIVE_CUES` among its ``window`` preceding words, normalized)."""
-    before = _WORD_RE.findall(body[max(0, start - 60):start])[-window:]
-    return any(normalize(w) in PROSPECTIVE_CUES for w in before)
+    return _cued(body, start, PROSPECTIVE_CUES, window)
 
 
 def lead_day(dates: Iterable[Mapping], published_at: datetime | str | None, body: str = "") -> str | None:
     """The day the text first states (``YYYY-MM-DD``), by position — news leads say when the
     story happened; a day after ``published_at`` (a deadline, "next Sunday") is skipped, and so
     is a deadline or schedule the text itself marks (:func:`prospective`, when ``body`` — the
-    text the mentions' offsets index — is given)."""
+    text the mentions' offsets index — is given).
+
+    Overnight: when that first day is a morning ("صباح اليوم السبت": :data:`MORNING_CUES`) and
+    the text also states the evening or night before it ("مساء أمس الجمعة": :data:`NIGHT_CUES`),
+    the story happened that night and was reported in the morning: the day before is returned
+    (an earthquake at 23:11 and its toll at dawn are one event)."""
     pub = _dt(published_at).date().isoformat() if published_at is not None else None
-    for d in sorted(dates, key=lambda d: (d["start"], d["end"])):
+    ordered = sorted(dates, key=lambda d: (d["start"], d["end"]))
+    for d in ordered:
         v = d["value"]
         if len(v) == 10 and (pub is None or v <= pub) and not (body and prospective(body, d["start"])):
+            if body and _cued(body, d["start"], MORNING_CUES):
+                eve = (date.fromisoformat(v) - timedelta(days=1)).isoformat()
+                if any(o["value"] == eve and _cued(body, o["start"], NIGHT_CUES) for o in ordered):
+                    return eve
             return v
     return None
 

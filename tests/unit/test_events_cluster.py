@@ -239,3 +239,22 @@ def test_an_agenda_story_is_not_the_report_of_the_day_it_looks_forward_to():
     report = c.add(art("v1", "o1", vote, published="2031-12-11T18:00:00+00:00", entities=ents, dates=["2031-12-11"]))
     plain = agenda.replace("في الحادي عشر من ديسمبر المقبل", "")
     assert c.add(art("g2", "o2", plain, entities=ents, ingested=later)).event_id == report.event_id
+
+
+def test_a_morning_report_of_last_nights_story_is_dated_to_the_night():
+    from services.events.features import lead_day
+
+    def mentions(body, *spans):
+        return [{"value": v, "start": body.index(w), "end": body.index(w) + len(w)} for v, w in spans]
+
+    body = ("أعلنت وزارة الداخلية صباح اليوم السبت حصيلة أولية للزلزال. "
+            "وكان الزلزال قد وقع في ساعة متأخرة من مساء الجمعة.")
+    dates = mentions(body, ("2031-03-08", "اليوم السبت"), ("2031-03-07", "الجمعة"))
+    assert lead_day(dates, "2031-03-08T09:00:00Z", body) == "2031-03-07"
+    # the morning alone, or an evening two days before, or a plain "yesterday": the lead day stays
+    assert lead_day(dates[:1], "2031-03-08T09:00:00Z", body) == "2031-03-08"
+    far = mentions(body, ("2031-03-08", "اليوم السبت"), ("2031-03-06", "الجمعة"))
+    assert lead_day(far, "2031-03-08T09:00:00Z", body) == "2031-03-08"
+    plain = "انفجرت أجهزة جديدة اليوم الأربعاء، بعد انفجارات أمس الثلاثاء."
+    assert lead_day(mentions(plain, ("2031-03-12", "اليوم الأربعاء"), ("2031-03-11", "أمس الثلاثاء")),
+                    "2031-03-12T12:00:00Z", plain) == "2031-03-12"
