@@ -91,7 +91,7 @@ def _raw(body: str) -> bytes:
 
 
 def _stages():
-    from services.extract.dates import find_dates
+    from shared.dates import find_dates
     from services.extract.extract import Extractor
     from services.ingest.dates import parse_published_at
     from services.ingest.gate import Rejected, process_raw

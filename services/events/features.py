@@ -46,7 +46,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.preprocessing import normalize as l2_normalize
 
-from services.extract.dates import find_upcoming_days, find_weekdays
+from shared.dates import find_upcoming_days, find_weekdays
 from shared.arabic import normalize, tokenize_spans
 
 __all__ = [
@@ -298,7 +298,7 @@ def upcoming_days(dates: Iterable[Mapping], published_at: datetime | str | None,
     """The days the text looks forward to, as ``MM-DD``: stated days after ``published_at`` or
     marked as a deadline or schedule (:func:`prospective`), and days of a month named as
     upcoming ("… من ديسمبر المقبل", which an undated page still gives:
-    :func:`services.extract.dates.find_upcoming_days`). A text that looks forward to a day
+    :func:`shared.dates.find_upcoming_days`). A text that looks forward to a day
     was written before it: it previews what happens that day and is not a report of it. The
     year is left out because an undated page's is unknown (the time decay keeps other years apart)."""
     if published_at is not None:
@@ -315,7 +315,7 @@ def story_weekday(event_day_: str | None, published_at: datetime | str | None, b
     """The weekday the story happened on (``date.weekday()``, Monday = 0): the event day's, or —
     for a page with no ``published_at``, whose weekdays no date resolves — the first weekday the
     text names that is not a deadline (:func:`prospective`; "الجمعة المقبل" is never one:
-    :func:`services.extract.dates.find_weekdays`). ``None`` when neither is known."""
+    :func:`shared.dates.find_weekdays`). ``None`` when neither is known."""
     if event_day_:
         return date.fromisoformat(event_day_).weekday()
     if published_at is not None:

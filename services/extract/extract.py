@@ -3,7 +3,7 @@
 Entities come from the configured recognizer (``HADATH_RECOGNIZER``), completed by the place
 gazetteer's LOC matches where the recognizer found nothing; LOC entities are linked to
 GeoNames places (:mod:`services.extract.places`); date expressions are resolved against
-``published_at`` (:mod:`services.extract.dates`); the topic comes from the shipped topic
+``published_at`` (:mod:`shared.dates`); the topic comes from the shipped topic
 classifier (:mod:`services.events.topic`).
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from services.events.topic import TopicClassifier, article_text
-from services.extract.dates import find_dates
+from shared.dates import find_dates
 from services.extract.ner import gazetteers as gaz_mod
 from services.extract.ner.features import normalize as ner_normalize
 from services.extract.places import GazetteerRecognizer, get_gazetteer, link_places

@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from services.extract.dates import find_dates
+from shared.dates import find_dates
 
 PUB = datetime(2024, 1, 4, 9, 30, tzinfo=timezone.utc)  # a Thursday
 
@@ -145,12 +145,12 @@ def test_today_before_the_object_of_the_verb_is_today():
 
 
 def test_weekdays_without_a_publication_date():
-    from services.extract.dates import find_weekdays
+    from shared.dates import find_weekdays
     text = "ضرب الزلزال المنطقة مساء الجمعة، وتعقد الحكومة اجتماعا الأحد المقبل ويوم الاثنين"
     assert [(text[s:e], wd) for s, e, wd in find_weekdays(text)] == [("الجمعة", 4), ("يوم الاثنين", 0)]
 
 
 def test_upcoming_days_of_a_month_need_no_publication_date():
-    from services.extract.dates import find_upcoming_days
+    from shared.dates import find_upcoming_days
     text = "على أن يعلن الفائز في الحادي عشر من ديسمبر المقبل، بعد وصول الملف في 20 مايو الماضي، وقبل 3 يونيو القادم"
     assert [(m, d) for _, _, m, d in find_upcoming_days(text)] == [(12, 11), (6, 3)]

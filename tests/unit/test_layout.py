@@ -106,7 +106,7 @@ def test_one_table_the_date_finders_fold_and_month_names_come_from_shared():
     """The date finders derive their folds and month names from shared.arabic / shared.months."""
     import random
 
-    from services.extract import dates as extract_dates
+    from shared import dates as extract_dates
     from services.ingest import dates as ingest_dates
     from shared.arabic import NORMALIZATION_TABLE, fold_same_length, normalize
     from shared.months import GREGORIAN_MONTH_NAMES, HIJRI_MONTH_NAMES

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.extract.dates import find_dates
+from shared.dates import find_dates
 from services.extract.places import (
     GazetteerRecognizer,
     PlaceGazetteer,
