@@ -20,6 +20,9 @@ opens a new event otherwise. Where it differs:
   resolved against a late ``published_at`` is off by one, but so is the walkie-talkie blasts'
   report against the pager blasts'); two or more days off by ``1 - far_day_penalty`` (a later
   development is another event, Miranda et al.'s time features being the same idea);
+* a morning report of last night's story ("صباح اليوم السبت" with "مساء أمس الجمعة": an
+  earthquake at 23:11 and its toll at dawn) has the night's day as its lead day
+  (:func:`~services.events.features.lead_day`);
 * a page with no ``published_at`` and no resolvable date still names a weekday ("مساء الجمعة"):
   its weekday is compared with the event's day like a day (:meth:`EventClusterer._day_factor`);
 * a story that looks forward to a day (an agenda, a deadline: "… في الحادي عشر من ديسمبر
