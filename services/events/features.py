@@ -225,9 +225,10 @@ _WORD_RE = re.compile(r"[^\W\d_]+")
 
 
 #: Words that, among the three before a date, put it in the morning ("صباح اليوم السبت",
-#: "الثانية صباحا من يومه السبت", "فجر الاحد") or in the evening or night ("مساء أمس الجمعة",
-#: "في ساعة متأخرة من مساء الجمعة", "ليل الجمعة").
-MORNING_CUES = frozenset(normalize(w) for w in ("صباح", "صباحا", "فجر", "الفجر", "فجرا"))
+#: "الثانية صباحا من يومه السبت") or in the evening or night ("مساء أمس الجمعة", "في ساعة
+#: متأخرة من مساء الجمعة", "ليل الجمعة"). Dawn ("فجر السبت") is not a morning here: strikes
+#: and raids happen at dawn, and "ليل الجمعة السبت" then names the same night from its other end.
+MORNING_CUES = frozenset(normalize(w) for w in ("صباح", "صباحا"))
 NIGHT_CUES = frozenset(normalize(w) for w in ("مساء", "مساءا", "ليل", "ليلة", "ليلا", "متأخرة", "منتصف"))
 
 

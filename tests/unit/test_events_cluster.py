@@ -255,6 +255,10 @@ def test_a_morning_report_of_last_nights_story_is_dated_to_the_night():
     assert lead_day(dates[:1], "2031-03-08T09:00:00Z", body) == "2031-03-08"
     far = mentions(body, ("2031-03-08", "اليوم السبت"), ("2031-03-06", "الجمعة"))
     assert lead_day(far, "2031-03-08T09:00:00Z", body) == "2031-03-08"
+    # dawn is when strikes happen, not a morning report: "فجر السبت" stays Saturday
+    dawn = "نفذت الطائرات الضربات فجر السبت، وقال الرئيس ليل الجمعة إن العملية محدودة."
+    assert lead_day(mentions(dawn, ("2031-03-08", "السبت"), ("2031-03-07", "الجمعة")),
+                    "2031-03-08T09:00:00Z", dawn) == "2031-03-08"
     plain = "انفجرت أجهزة جديدة اليوم الأربعاء، بعد انفجارات أمس الثلاثاء."
     assert lead_day(mentions(plain, ("2031-03-12", "اليوم الأربعاء"), ("2031-03-11", "أمس الثلاثاء")),
                     "2031-03-12T12:00:00Z", plain) == "2031-03-12"
