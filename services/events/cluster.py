@@ -60,7 +60,7 @@ from services.events.features import N_FEATURES, ArticleFeatures, ArticleTime, d
 
 __all__ = [
     "EventParams", "EventState", "Assignment", "CandidateQuery", "EventStore", "MemoryStore",
-    "EventClusterer", "event_id_for", "article_interval",
+    "EventClusterer", "event_id_for", "article_interval", "add_counts", "add_nested_counts",
 ]
 
 INF = math.inf
@@ -309,6 +309,18 @@ class MemoryStore:
         return event_id
 
 
+def add_counts(into: dict, counts: Mapping) -> None:
+    """Add ``counts`` (key → number) into ``into``, in place."""
+    for k, v in counts.items():
+        into[k] = into.get(k, 0) + v
+
+
+def add_nested_counts(into: dict, counts: Mapping[str, Mapping]) -> None:
+    """Add ``counts`` (label → key → number) into ``into``, in place."""
+    for label, keys in counts.items():
+        add_counts(into.setdefault(label, {}), keys)
+
+
 def _top_terms(word_sum: Mapping[int, float], k: int) -> list[int]:
     return [t for t, _ in sorted(word_sum.items(), key=lambda kv: (-kv[1], kv[0]))[:k]]
 
@@ -550,22 +562,12 @@ class EventClusterer:
     def _merge(self, survivor: EventState, loser: EventState) -> None:
         """Fold ``loser`` into ``survivor`` (in place); ``loser.merged_into`` records it."""
         survivor.article_ids.extend(loser.article_ids)
-        for a, b in ((survivor.sources, loser.sources), (survivor.days, loser.days), (survivor.lead_days, loser.lead_days),
-                     (survivor.event_days, loser.event_days), (survivor.weekdays, loser.weekdays),
-                     (survivor.upcoming, loser.upcoming),
-                     (survivor.numbers, loser.numbers), (survivor.places, loser.places)):
-            for k, v in b.items():
-                a[k] = a.get(k, 0) + v
+        for attr in ("sources", "days", "lead_days", "event_days", "weekdays", "upcoming", "numbers", "places",
+                     "word_sum", "names"):
+            add_counts(getattr(survivor, attr), getattr(loser, attr))
         survivor.titles = (survivor.titles + loser.titles)[:20]
-        for k, v in loser.word_sum.items():
-            survivor.word_sum[k] = survivor.word_sum.get(k, 0.0) + v
         self._prune(survivor)
-        for k, v in loser.names.items():
-            survivor.names[k] = survivor.names.get(k, 0.0) + v
-        for label, keys in loser.entity_keys.items():
-            dst = survivor.entity_keys.setdefault(label, {})
-            for k, v in keys.items():
-                dst[k] = dst.get(k, 0) + v
+        add_nested_counts(survivor.entity_keys, loser.entity_keys)
         for attr in ("span_days", "ingested_days"):
             a, b = getattr(survivor, attr), getattr(loser, attr)
             if b is not None:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.events.cluster import EventState
+from services.events.cluster import EventState, add_counts, add_nested_counts
 from services.events.features import MAX_NAME_CHARS, ArticleFeatures
 from shared.schemas import ENTITY_LABELS, EnrichedArticle
 
@@ -155,12 +155,8 @@ class EventSummary:
         room = MAX_MEMBERS - len(self.members)
         self.members.extend(other.members[:max(0, room)])
         self.extra_count += other.extra_count + max(0, len(other.members) - max(0, room))
-        for k, v in other.topics.items():
-            self.topics[k] = self.topics.get(k, 0) + v
-        for label, keys in other.entity_counts.items():
-            mine = self.entity_counts.setdefault(label, {})
-            for k, v in keys.items():
-                mine[k] = mine.get(k, 0) + v
+        add_counts(self.topics, other.topics)
+        add_nested_counts(self.entity_counts, other.entity_counts)
         for label, forms in other.entity_display.items():
             mine_forms = self.entity_display.setdefault(label, {})
             for k, v in forms.items():
