@@ -10,7 +10,8 @@ One batch:
 1. validate (not an ``EnrichedArticle`` → dead letter ``schema``) and compute features;
 2. fill the cache from the event index: events already holding these articles, and each
    article's candidate events (one ``msearch``);
-3. assign, in order (a worker thread: this is the CPU part). An article already in an event
+3. assign, in ingest order (``ingested_at``, then ``article_id``: the feed's order, whichever
+   extract worker finished first; a worker thread: this is the CPU part). An article already in an event
    keeps it. When an article bridges two events and they merge, every article of the merged
    event outside this batch gets an :class:`~shared.schemas.EventReassignment` (same key, so
    it follows the article's own message);
@@ -45,6 +46,14 @@ from shared.streaming import Outcome, StageError, add_stage_agent, make_app
 from shared.topics import Topics
 
 log = logging.getLogger("hadath.events")
+
+
+def in_ingest_order(items: Sequence[tuple[int, EnrichedArticle, object]]) -> list[tuple[int, EnrichedArticle, object]]:
+    """A batch's ``(position, article, features)`` sorted by ``(ingested_at, article_id)``: the
+    feed's order. Two extract workers deliver articles in the order they finish; assigning in
+    the order the feed gave them (as one worker, or a replay, would) keeps a story's first
+    articles first."""
+    return sorted(items, key=lambda g: (g[1].ingested_at, g[1].article_id))
 
 
 class EventsStage:
@@ -156,7 +165,7 @@ class EventsStage:
             resp = await self.indexer.retry(lambda: self.indexer.es.mget(index=self.settings.events_alias, ids=ids),
                                             "event fetch")
             self.store.load_hits([d for d in resp["docs"] if d.get("found")])
-        final, moved = await asyncio.to_thread(self._assign, good)
+        final, moved = await asyncio.to_thread(self._assign, in_ingest_order(good))
         actions = self.store.dirty_documents(updated_at=datetime.now(UTC))
         if actions:
             rejected = await self.indexer.write(actions)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from services.events.app import EventsStage
+from services.events.app import EventsStage, in_ingest_order
 from services.events.cluster import EventParams
 from services.events.docs import EventSummary, event_document, lead_sentence, trending
 from services.events.features import features_of
@@ -188,3 +188,11 @@ def test_a_hostile_run_of_letters_tagged_as_a_name_never_reaches_the_candidate_s
     from services.events.cluster import EventClusterer
     for search in store.lookup_queries(["h1"], [EventClusterer(store).query_for(f)]):
         assert len(json.dumps(search, ensure_ascii=False)) < 10_000
+
+
+def test_a_batch_is_assigned_in_the_feeds_order_whichever_extract_worker_finished_first():
+    early, late, tie_b, tie_a = (article("p1", PORT, hours=0), article("p2", PORT, hours=2),
+                                 article("t-b", FLOOD, hours=1), article("t-a", FLOOD, hours=1))
+    batch = [(0, late, None), (1, tie_b, None), (2, early, None), (3, tie_a, None)]
+    assert [a.article_id for _, a, _ in in_ingest_order(batch)] == ["p1", "t-a", "t-b", "p2"]
+    assert [i for i, _, _ in in_ingest_order(batch)] == [2, 3, 1, 0]  # positions travel with them
