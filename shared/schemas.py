@@ -175,7 +175,8 @@ class ClusteredArticle(EnrichedArticle):
 
 class EventReassignment(_Message):
     """``articles.clustered``: an article already sent with ``merged_from`` now belongs to
-    ``event_id`` (its event was merged into that one). Key: ``article_id``, so it follows the
+    ``event_id`` (its event was merged into that one, or — a page without time evidence — it
+    moved to that event, which fits it better). Key: ``article_id``, so it follows the
     article's own message on the same partition."""
 
     kind: Literal["reassign"] = "reassign"

@@ -14,7 +14,9 @@ One batch:
    extract worker finished first; a worker thread: this is the CPU part). An article already in an event
    keeps it. When an article bridges two events and they merge, every article of the merged
    event outside this batch gets an :class:`~shared.schemas.EventReassignment` (same key, so
-   it follows the article's own message);
+   it follows the article's own message); so does an earlier page without time evidence that
+   moves to the event an article has just joined or opened, because it fits it better
+   (:meth:`~services.events.cluster.EventClusterer.add_features`);
 4. write the changed event documents (bulk, retried for as long as Elasticsearch is down),
    *then* hand the outputs to the stage loop, which acknowledges the batch only once they are
    delivered. A crash between 4 and the acknowledgement replays the batch: its articles are
@@ -101,7 +103,6 @@ class EventsStage:
     def _assign(self, good: list[tuple[int, EnrichedArticle, object]]) -> tuple[dict[int, str], dict[str, str]]:
         """Assign each article in order; ``({position: event_id}, {article_id: event_id} of
         the reassigned articles outside the batch})``, ids resolved through merges."""
-        chosen: dict[int, str] = {}
         reassigned: dict[str, tuple[str, str]] = {}
         in_batch = {a.article_id for _, a, _ in good}
         for i, article, f in good:
@@ -117,9 +118,19 @@ class EventsStage:
                 for a in loser.article_ids if loser else ():
                     if a not in in_batch:
                         reassigned[a] = (result.event_id, loser_id)
-            chosen[i] = result.event_id
-        final = {i: self.store.resolve(e) for i, e in chosen.items()}
-        moved = {a: (self.store.resolve(e), src) for a, (e, src) in reassigned.items()}
+            for a, src in result.moved:  # an earlier page without time evidence found its event
+                rec = self.store.summary(src).remove(a)
+                if rec is not None:
+                    self.store.summary(result.event_id).add_record(rec, provisional=True)
+                left = self.store.get(src)
+                if left is not None and left.merged_into:  # it was alone: its event is merged away
+                    self.store.merged_from.setdefault(result.event_id, set()).update(
+                        {src, *self.store.merged_from.pop(src, set())})
+                if a not in in_batch:
+                    reassigned[a] = (result.event_id, src)
+        # where each article is now (a page of this batch may have moved after it was assigned)
+        final = {i: self.store.resolve(self.store.assignment(a.article_id) or "") for i, a, _ in good}
+        moved = {a: (self.store.resolve(self.store.assignment(a) or e), src) for a, (e, src) in reassigned.items()}
         return final, moved  # type: ignore[return-value]
 
     async def handle(self, values: Sequence[bytes]) -> list[Outcome]:

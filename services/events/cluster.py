@@ -33,7 +33,15 @@ opens a new event otherwise. Where it differs:
   be scored down by ``undated_penalty`` (0 by default: measured on the dev set it costs more recall
   than it saves look-alike merges);
 * an article that scores above ``merge_threshold`` against two events merges them when the two
-  events also match each other (one id survives: the older; the other is recorded as merged).
+  events also match each other (one id survives: the older; the other is recorded as merged);
+* a page with no time evidence at all joins what is there when it comes, which may be a
+  look-alike of its own story (the walkie-talkie blasts reported before the pager blasts, two
+  extract workers finishing out of order). Such members keep their features in the event's
+  state (:data:`MAX_PROVISIONAL` per event), and each time an article with time evidence joins
+  or opens an event, the pages of the other candidate events are scored again, each side by its
+  members with time evidence: a page moves when the new event fits it better by
+  ``reassign_margin`` (an online second look, as EMM's periodic re-clustering and Event
+  Registry's re-assignment give a stream's early, ambiguous articles).
 
 State is explicit: one :class:`EventState` per event (JSON-serializable with
 :meth:`EventState.to_dict`), read and written through an :class:`EventStore`. Nothing random: the
@@ -47,7 +55,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Protocol
 
@@ -56,14 +64,19 @@ import scipy.sparse as sp
 from sklearn.feature_extraction import FeatureHasher
 from sklearn.metrics.pairwise import cosine_similarity
 
-from services.events.features import N_FEATURES, ArticleFeatures, ArticleTime, day_number, features_of
+from services.events.features import (N_FEATURES, ArticleFeatures, ArticleTime, day_number, features_from_record,
+                                      features_of, features_record, has_time_evidence)
 
 __all__ = [
     "EventParams", "EventState", "Assignment", "CandidateQuery", "EventStore", "MemoryStore",
-    "EventClusterer", "event_id_for", "article_interval", "add_counts", "add_nested_counts",
+    "EventClusterer", "event_id_for", "article_interval", "add_counts", "add_nested_counts", "take_count", "MAX_PROVISIONAL",
 ]
 
 INF = math.inf
+
+#: Members without time evidence an event keeps with their features (the newest), to move them
+#: when another event fits them better (:meth:`EventClusterer.add_features`).
+MAX_PROVISIONAL = 20
 
 
 @dataclass(frozen=True)
@@ -91,6 +104,10 @@ class EventParams:
     * ``undated_penalty``: unitless, in [0, 1].
     * ``window_days``: candidate events must have a span within this many days of the article.
     * ``max_terms``: word buckets kept per event (the largest sums; keeps the state small).
+    * ``reassign_margin``: how much better (in score) another event must fit an article without
+      time evidence for it to move there (see :meth:`EventClusterer.add_features`).
+      At most :data:`MAX_PROVISIONAL` such articles are kept with their features per event (the
+      newest); older ones stay where they are.
     """
 
     w_words: float = 0.55
@@ -109,6 +126,7 @@ class EventParams:
     window_days: float = 10.0
     max_terms: int = 400
     query_terms: int = 12
+    reassign_margin: float = 0.12
 
 
 def event_id_for(article_id: str) -> str:
@@ -154,7 +172,10 @@ class EventState:
       dates (``None`` if none has one); ``ingested_days``: ``[lo, hi]`` of the members' intervals
       known only from ``ingested_at``; ``opened_days``: the first article's time (the age that
       decides which event survives a merge);
-    * ``merged_into``: the surviving event's id once merged (the state is kept as a record).
+    * ``merged_into``: the surviving event's id once merged (the state is kept as a record);
+    * ``provisional``: article id → :func:`~services.events.features.features_record` of the
+      members without time evidence (at most :data:`MAX_PROVISIONAL`, the newest), which may still
+      move to an event that fits them better.
     """
 
     event_id: str
@@ -175,6 +196,7 @@ class EventState:
     span_days: list[float] | None = None
     ingested_days: list[float] | None = None
     merged_into: str | None = None
+    provisional: dict[str, dict] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -218,13 +240,15 @@ class EventState:
 @dataclass(frozen=True)
 class Assignment:
     """The outcome for one article: its ``event_id``, whether it opened the event, its score
-    against the event it joined (``None`` when it opened one) and the ids merged into it."""
+    against the event it joined (``None`` when it opened one), the ids merged into it and the
+    earlier articles it made move (``(article_id, from_event_id)``, each now in ``event_id``)."""
 
     article_id: str
     event_id: str
     opened: bool
     score: float | None
     merged: tuple[str, ...] = ()
+    moved: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -313,6 +337,17 @@ def add_counts(into: dict, counts: Mapping) -> None:
     """Add ``counts`` (key → number) into ``into``, in place."""
     for k, v in counts.items():
         into[k] = into.get(k, 0) + v
+
+
+def take_count(counts: dict, key, amount: float = 1) -> None:
+    """Subtract ``amount`` from ``counts[key]`` in place, dropping the key at zero (or below, or
+    within 1e-9 of it: float sums)."""
+    if key in counts:
+        left = counts[key] - amount
+        if left > 1e-9:
+            counts[key] = left
+        else:
+            del counts[key]
 
 
 def add_nested_counts(into: dict, counts: Mapping[str, Mapping]) -> None:
@@ -492,7 +527,8 @@ class EventClusterer:
         scores = self.score_many(f, cands)
         ranked = sorted(zip(scores, cands), key=lambda sc: (-sc[0], sc[1].age_key()))
         if not ranked or ranked[0][0] < p.threshold:
-            return self._open(f)
+            opened = self._open(f)
+            return replace(opened, moved=self._reassign(f, self.store.get(opened.event_id), cands))
         best_score, best = ranked[0]
         self._absorb(best, f)
         merged: list[str] = []
@@ -507,7 +543,75 @@ class EventClusterer:
                 best = survivor
         self.store.save(best)
         self.store.assign(f.article_id, best.event_id)
-        return Assignment(f.article_id, best.event_id, opened=False, score=best_score, merged=tuple(merged))
+        return Assignment(f.article_id, best.event_id, opened=False, score=best_score, merged=tuple(merged),
+                          moved=self._reassign(f, best, cands))
+
+    # --- articles without time evidence: a second look --------------------------------------
+
+    def _reassign(self, f: ArticleFeatures, event: EventState, cands: Sequence[EventState]) -> tuple[tuple[str, str], ...]:
+        """After an article with time evidence joined or opened ``event``: every member without
+        time evidence of the other candidate events moves to ``event`` if it fits it better by
+        ``reassign_margin`` (and above ``threshold``). Such a page joined what was there when it
+        came; a look-alike of its own story may have come first ("the walkie-talkie blasts"
+        before "the pager blasts"). Each side is scored by its core: its members with time
+        evidence (all but the page itself when it has none), so the undated pages an event
+        gathered do not hold each other. A page that was alone leaves its empty event merged
+        into ``event``. Returns ``(article_id, from_event_id)`` per move."""
+        if not has_time_evidence(f):
+            return ()
+        p = self.params
+        moves: list[tuple[str, str]] = []
+        event_core: EventState | None = None
+        for other in cands:
+            if other.event_id == event.event_id or other.merged_into is not None or not other.provisional:
+                continue
+            other_core = self._core(other)
+            for article_id, record in list(other.provisional.items()):
+                g = features_from_record(record)
+                if event_core is None:
+                    event_core = self._core(event)
+                s_new = self._score_core(g, event_core)
+                s_old = 0.0 if other.size == 1 else self._score_core(g, other_core or self._without(other, g))
+                if s_new >= p.threshold and s_new > s_old + p.reassign_margin:
+                    self._move(g, other, event)
+                    moves.append((article_id, other.event_id))
+        return tuple(moves)
+
+    def _score_core(self, g: ArticleFeatures, core: EventState) -> float:
+        score = self.score_many(g, [core])[0]
+        self._vectors.pop(core.event_id, None)
+        return score
+
+    def _copy(self, e: EventState) -> EventState:
+        """A scratch copy of ``e`` (its own count dicts, no provisional records) for scoring."""
+        d = {k: (dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else v)
+             for k, v in e.__dict__.items() if k != "provisional"}
+        d["entity_keys"] = {label: dict(keys) for label, keys in e.entity_keys.items()}
+        return EventState(**{**d, "event_id": e.event_id + "#core"})
+
+    def _core(self, e: EventState) -> EventState | None:
+        """``e`` without its members that have no time evidence; ``None`` if it has no other."""
+        if len(e.provisional) >= e.size:
+            return None
+        core = self._copy(e)
+        for record in e.provisional.values():
+            self._subtract(core, features_from_record(record))
+        return core
+
+    def _without(self, e: EventState, g: ArticleFeatures) -> EventState:
+        core = self._copy(e)
+        self._subtract(core, g)
+        return core
+
+    def _move(self, g: ArticleFeatures, src: EventState, dst: EventState) -> None:
+        self._subtract(src, g)
+        src.provisional.pop(g.article_id, None)
+        self._absorb(dst, g)
+        if src.size == 0:  # it was alone: its event is now part of dst
+            src.merged_into = dst.event_id
+        self.store.save(src)
+        self.store.save(dst)
+        self.store.assign(g.article_id, dst.event_id)
 
     def _open(self, f: ArticleFeatures) -> Assignment:
         state = EventState(event_id=event_id_for(f.article_id), opened_days=f.time.days)
@@ -519,6 +623,10 @@ class EventClusterer:
     def _absorb(self, e: EventState, f: ArticleFeatures) -> None:
         """Add one article's features to an event's state (in place)."""
         e.article_ids.append(f.article_id)
+        if not has_time_evidence(f):
+            e.provisional[f.article_id] = features_record(f)
+            while len(e.provisional) > MAX_PROVISIONAL:
+                e.provisional.pop(next(iter(e.provisional)))
         src = f.source or ""
         e.sources[src] = e.sources.get(src, 0) + 1
         if f.title and len(e.titles) < 20:
@@ -554,6 +662,38 @@ class EventClusterer:
         else:
             e.span_days = [lo, hi] if e.span_days is None else [min(e.span_days[0], lo), max(e.span_days[1], hi)]
 
+    def _subtract(self, e: EventState, f: ArticleFeatures) -> None:
+        """Take one member's features out of an event's state (in place; the inverse of
+        :meth:`_absorb` up to the pruned word buckets, and the intervals' hulls, which stay)."""
+        if f.article_id in e.article_ids:
+            e.article_ids.remove(f.article_id)
+        take_count(e.sources, f.source or "")
+        if f.title in e.titles:
+            e.titles.remove(f.title)
+        for i, v in zip(f.words.indices.tolist(), f.words.data.tolist()):
+            if i in e.word_sum:
+                take_count(e.word_sum, i, v)
+        for k, v in f.names.items():
+            take_count(e.names, k, v)
+            label, _, key = k.partition(":")
+            if label == "P":
+                take_count(e.places, int(key))
+            else:
+                take_count(e.entity_keys.get(label, {}), key)
+                if label in e.entity_keys and not e.entity_keys[label]:
+                    del e.entity_keys[label]
+        for d, c in f.days.items():
+            take_count(e.days, d, c)
+        for d, attr in ((f.lead_day, e.lead_days), (f.event_day, e.event_days)):
+            if d:
+                take_count(attr, d)
+        if f.weekday is not None:
+            take_count(e.weekdays, str(f.weekday))
+        for d in f.upcoming:
+            take_count(e.upcoming, d)
+        for n in f.numbers:
+            take_count(e.numbers, n)
+
     def _prune(self, e: EventState) -> None:
         if len(e.word_sum) > self.params.max_terms:
             keep = sorted(e.word_sum.items(), key=lambda kv: (-kv[1], kv[0]))[: self.params.max_terms]
@@ -573,6 +713,10 @@ class EventClusterer:
             if b is not None:
                 setattr(survivor, attr, list(b) if a is None else [min(a[0], b[0]), max(a[1], b[1])])
         survivor.opened_days = min(survivor.opened_days, loser.opened_days)
+        survivor.provisional.update(loser.provisional)
+        while len(survivor.provisional) > MAX_PROVISIONAL:
+            survivor.provisional.pop(next(iter(survivor.provisional)))
+        loser.provisional = {}
         loser.merged_into = survivor.event_id
 
 

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.events.cluster import EventState, add_counts, add_nested_counts
-from services.events.features import MAX_NAME_CHARS, ArticleFeatures
+from services.events.cluster import MAX_PROVISIONAL, EventState, add_counts, add_nested_counts, take_count
+from services.events.features import MAX_NAME_CHARS, ArticleFeatures, has_time_evidence
 from shared.schemas import ENTITY_LABELS, EnrichedArticle
 
 __all__ = ["TOP_KEYS", "MEMBER_TERMS", "MAX_MEMBERS", "TRENDING_WINDOW_HOURS", "Member", "EventSummary",
@@ -106,7 +106,9 @@ class EventSummary:
     ``place_info``: geonameid → ``{name, country_code, location, feature}``;
     ``topics`` / ``seen``: topic → members, and every member's ``seen_at`` (for trending);
     ``entity_counts``: label → canonical key (the article documents' ``entity_keys``) → members
-    naming it.
+    naming it; ``provisional``: article id → :meth:`record` of the members without time evidence
+    the clusterer may still move (:data:`~services.events.cluster.MAX_PROVISIONAL`, the newest),
+    so :meth:`remove` can take them out.
     """
 
     members: list[Member] = field(default_factory=list)
@@ -118,37 +120,74 @@ class EventSummary:
     seen: list[str] = field(default_factory=list)
     published: list[str] = field(default_factory=list)
     ingested: list[str] = field(default_factory=list)
+    provisional: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @staticmethod
+    def record(article: EnrichedArticle, f: ArticleFeatures) -> dict[str, Any]:
+        """What one member adds to a summary, JSON-ready: ``member`` (a :class:`Member` as
+        :meth:`to_dict` writes it), ``entities`` (``[label, key]`` pairs, once each), ``display``
+        (``[label, key, text]``: the names as the article wrote them) and ``places``."""
+        terms = sorted(zip(f.words.indices.tolist(), f.words.data.tolist()), key=lambda kv: (-kv[1], kv[0]))
+        member = {"article_id": article.article_id, "source": article.source, "title": article.title,
+                  "lead": lead_sentence(article.body), "published_at": _iso(article.published_at),
+                  "ingested_at": _iso(article.ingested_at) or "", "topic": article.topic,
+                  "terms": {str(k): v for k, v in terms[:MEMBER_TERMS]}}
+        named = [e for e in article.entities if e.normalized and len(e.normalized) <= MAX_NAME_CHARS]
+        return {"member": member,
+                "entities": [list(pair) for pair in sorted({(e.label, e.normalized) for e in named})],
+                "display": [[e.label, e.normalized, e.text] for e in named if len(e.text) <= MAX_NAME_CHARS],
+                "places": [{"name": p.name, "geonameid": p.geonameid, "country_code": p.country_code,
+                            "location": p.location.model_dump() if p.location else None, "feature": p.feature}
+                           for p in article.places if p.geonameid is not None]}
 
     def add(self, article: EnrichedArticle, f: ArticleFeatures) -> None:
-        """Record one member (in place)."""
-        terms = sorted(zip(f.words.indices.tolist(), f.words.data.tolist()), key=lambda kv: (-kv[1], kv[0]))
-        member = Member(article_id=article.article_id, source=article.source, title=article.title,
-                        lead=lead_sentence(article.body), published_at=_iso(article.published_at),
-                        ingested_at=_iso(article.ingested_at) or "", topic=article.topic,
-                        terms=dict(terms[:MEMBER_TERMS]))
+        """Record one member (in place); one without time evidence keeps its :meth:`record`."""
+        self.add_record(self.record(article, f), provisional=not has_time_evidence(f))
+
+    def add_record(self, rec: Mapping[str, Any], *, provisional: bool = False) -> None:
+        """Add one member's :meth:`record` (in place), kept in ``provisional`` if so."""
+        member = _member(rec["member"])
+        if provisional:
+            self.provisional[member.article_id] = dict(rec)
+            while len(self.provisional) > MAX_PROVISIONAL:
+                self.provisional.pop(next(iter(self.provisional)))
         if len(self.members) < MAX_MEMBERS:
             self.members.append(member)
         else:
             self.extra_count += 1
         if member.topic:
             self.topics[member.topic] = self.topics.get(member.topic, 0) + 1
-        for label, key in sorted({(e.label, e.normalized) for e in article.entities
-                                  if e.normalized and len(e.normalized) <= MAX_NAME_CHARS}):
+        for label, key in rec["entities"]:
             keys = self.entity_counts.setdefault(label, {})
             keys[key] = keys.get(key, 0) + 1
-        for e in article.entities:  # the name as the first article to name it wrote it
-            if e.normalized and len(e.normalized) <= MAX_NAME_CHARS and len(e.text) <= MAX_NAME_CHARS:
-                self.entity_display.setdefault(e.label, {}).setdefault(e.normalized, e.text)
+        for label, key, text in rec["display"]:  # the name as the first article to name it wrote it
+            self.entity_display.setdefault(label, {}).setdefault(key, text)
         self.seen.append(member.seen_at)
         self.seen = sorted(self.seen)[-(MAX_MEMBERS * 4):]
         if member.published_at:
             self.published = _hull(self.published + [member.published_at])
         self.ingested = _hull(self.ingested + [member.ingested_at])
-        for p in article.places:
-            if p.geonameid is not None and p.geonameid not in self.place_info:
-                self.place_info[p.geonameid] = {
-                    "name": p.name, "geonameid": p.geonameid, "country_code": p.country_code,
-                    "location": p.location.model_dump() if p.location else None, "feature": p.feature}
+        for p in rec["places"]:
+            self.place_info.setdefault(p["geonameid"], dict(p))
+
+    def remove(self, article_id: str) -> dict[str, Any] | None:
+        """Take out a member kept in ``provisional`` (in place) and return its record (``None``,
+        and nothing changes, for any other). The first/last seen hulls, the names as written
+        and the place details stay: they only ever widen."""
+        rec = self.provisional.pop(article_id, None)
+        if rec is None:
+            return None
+        kept = [m for m in self.members if m.article_id != article_id]
+        if len(kept) == len(self.members):
+            self.extra_count = max(0, self.extra_count - 1)
+        self.members = kept
+        member = _member(rec["member"])
+        take_count(self.topics, member.topic)
+        for label, key in rec["entities"]:
+            take_count(self.entity_counts.get(label, {}), key)
+        if member.seen_at in self.seen:
+            self.seen.remove(member.seen_at)
+        return rec
 
     def merge(self, other: "EventSummary") -> None:
         """Fold ``other`` (a merged event's summary) into this one (in place)."""
@@ -166,6 +205,9 @@ class EventSummary:
         self.ingested = _hull(self.ingested + other.ingested)
         for k, v in other.place_info.items():
             self.place_info.setdefault(k, v)
+        self.provisional.update(other.provisional)
+        while len(self.provisional) > MAX_PROVISIONAL:
+            self.provisional.pop(next(iter(self.provisional)))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (int keys as strings)."""
@@ -175,20 +217,26 @@ class EventSummary:
             "place_info": {str(k): v for k, v in self.place_info.items()},
             "topics": self.topics, "entity_counts": self.entity_counts,
             "entity_display": self.entity_display, "seen": self.seen, "published": self.published, "ingested": self.ingested,
+            "provisional": self.provisional,
         }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "EventSummary":
         """Inverse of :meth:`to_dict`."""
-        members = [Member(**{**m, "terms": {int(k): float(v) for k, v in m.get("terms", {}).items()}})
-                   for m in d.get("members", [])]
+        members = [_member(m) for m in d.get("members", [])]
         return cls(members=members, extra_count=int(d.get("extra_count", 0)),
                    place_info={int(k): v for k, v in d.get("place_info", {}).items()},
                    topics=dict(d.get("topics", {})),
                    entity_counts={k: dict(v) for k, v in d.get("entity_counts", {}).items()},
                    entity_display={k: dict(v) for k, v in d.get("entity_display", {}).items()},
                    seen=list(d.get("seen", [])),
-                   published=list(d.get("published", [])), ingested=list(d.get("ingested", [])))
+                   published=list(d.get("published", [])), ingested=list(d.get("ingested", [])),
+                   provisional=dict(d.get("provisional", {})))
+
+
+def _member(m: Mapping[str, Any]) -> Member:
+    """A :class:`Member` from its JSON form (``terms`` keys as strings)."""
+    return Member(**{**m, "terms": {int(k): float(v) for k, v in m.get("terms", {}).items()}})
 
 
 def _hull(values: Iterable[str]) -> list[str]:

@@ -52,6 +52,7 @@ from shared.arabic import normalize, tokenize_spans
 __all__ = [
     "N_FEATURES", "IDF_PATH", "light_stem", "stems", "idf_table", "word_vector", "name_weights",
     "stated_days", "lead_day", "event_day", "story_weekday", "prospective", "PROSPECTIVE_CUES", "upcoming_days", "EVENT_DAY_MAX_AGE", "numbers", "ArticleTime", "article_time", "day_number", "ArticleFeatures",
+    "has_time_evidence", "features_record", "features_from_record", "RECORD_TERMS",
     "features_of",
 ]
 
@@ -390,6 +391,43 @@ class ArticleFeatures:
     event_day: str | None = None
     weekday: int | None = None
     upcoming: frozenset[str] = frozenset()
+
+
+#: Word buckets kept in a features record (the heaviest; an article's L2 mass is in them).
+RECORD_TERMS = 200
+
+
+def has_time_evidence(f: ArticleFeatures) -> bool:
+    """Whether anything places the article in time: ``published_at``, a stated day, an event
+    day or a weekday. An article without (``ingested_at`` only, from a backfill of scraped
+    pages) may join a look-alike of its own story that came first; the clusterer keeps its
+    features to look again (:meth:`services.events.cluster.EventClusterer.add_features`)."""
+    return f.time.kind != "ingested" or f.event_day is not None or f.weekday is not None
+
+
+def features_record(f: ArticleFeatures) -> dict:
+    """JSON-ready record of ``f`` (its :data:`RECORD_TERMS` heaviest word buckets): the inverse
+    of :func:`features_from_record`."""
+    terms = sorted(zip(f.words.indices.tolist(), f.words.data.tolist()), key=lambda kv: (-kv[1], kv[0]))[:RECORD_TERMS]
+    return {"article_id": f.article_id, "source": f.source, "title": f.title,
+            "words": [[int(i) for i, _ in terms], [float(v) for _, v in terms]],
+            "names": dict(f.names), "days": dict(f.days), "lead_day": f.lead_day,
+            "numbers": sorted(f.numbers), "time": [f.time.days, f.time.kind], "event_day": f.event_day,
+            "weekday": f.weekday, "upcoming": sorted(f.upcoming)}
+
+
+def features_from_record(d: Mapping) -> ArticleFeatures:
+    """The :class:`ArticleFeatures` of a :func:`features_record` (words: its kept buckets)."""
+    idx, val = d["words"]
+    words = sp.csr_matrix((np.asarray(val, dtype=np.float64), (np.zeros(len(idx), dtype=np.int64),
+                                                              np.asarray(idx, dtype=np.int64))),
+                          shape=(1, N_FEATURES))
+    return ArticleFeatures(article_id=d["article_id"], source=d.get("source"), title=d.get("title") or "",
+                           words=words, names=dict(d.get("names") or {}), days=dict(d.get("days") or {}),
+                           lead_day=d.get("lead_day"), numbers=frozenset(d.get("numbers") or ()),
+                           time=ArticleTime(days=float(d["time"][0]), kind=d["time"][1]),
+                           event_day=d.get("event_day"), weekday=d.get("weekday"),
+                           upcoming=frozenset(d.get("upcoming") or ()))
 
 
 def features_of(article) -> ArticleFeatures:

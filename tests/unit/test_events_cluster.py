@@ -262,3 +262,67 @@ def test_a_morning_report_of_last_nights_story_is_dated_to_the_night():
     plain = "انفجرت أجهزة جديدة اليوم الأربعاء، بعد انفجارات أمس الثلاثاء."
     assert lead_day(mentions(plain, ("2031-03-12", "اليوم الأربعاء"), ("2031-03-11", "أمس الثلاثاء")),
                     "2031-03-12T12:00:00Z", plain) == "2031-03-12"
+
+
+def test_a_features_record_gives_back_the_features():
+    from services.events.features import features_from_record, features_record
+    f = features_of(strike("a1", "outlet-one", STRIKE, "2031-03-04", title="قصف مقر كتائب النصر"))
+    g = features_from_record(json.loads(json.dumps(features_record(f))))
+    assert (g.words != f.words).nnz == 0 and g.names == f.names and g.days == f.days
+    assert (g.time, g.numbers, g.event_day, g.weekday, g.upcoming, g.title, g.source) == \
+        (f.time, f.numbers, f.event_day, f.weekday, f.upcoming, f.title, f.source)
+
+
+def test_taking_a_member_out_gives_back_the_event_it_joined():
+    c = EventClusterer()
+    first = c.add(strike("a1", "outlet-one", STRIKE, "2031-03-04"))
+    before = json.loads(json.dumps(c.store.get(first.event_id).to_dict()))
+    c.add(strike("a2", "outlet-two", STRIKE_2, "2031-03-04", title="7 قتلى بقصف على الحلة"))
+    state = c.store.get(first.event_id)
+    c._subtract(state, features_of(strike("a2", "outlet-two", STRIKE_2, "2031-03-04", title="7 قتلى بقصف على الحلة")))
+    after = json.loads(json.dumps(state.to_dict()))
+    ws_before, ws_after = before.pop("word_sum"), after.pop("word_sum")
+    names_before, names_after = before.pop("names"), after.pop("names")
+    assert after == before
+    assert ws_after.keys() == ws_before.keys() and all(abs(ws_after[k] - v) < 1e-9 for k, v in ws_before.items())
+    assert names_after.keys() == names_before.keys()
+
+
+LATER_DAY = "2031-03-08"
+UNDATED_LATE = "2031-03-20T00:00:00+00:00"
+LATER_TITLE = "ثلاثة قتلى بقصف مقر جديد لكتائب النصر ومخزن ذخيرة"
+
+
+def test_an_undated_page_that_joined_a_look_alike_moves_when_its_own_story_arrives():
+    # a page with no date at all is a copy of the report of the later strike; it came first
+    page = art("u1", "outlet-four", STRIKE_LATER, title=LATER_TITLE, entities=MILITIA, places=CITY,
+               ingested=UNDATED_LATE)
+    later = strike("b1", "outlet-three", STRIKE_LATER, LATER_DAY, title=LATER_TITLE)
+    c = EventClusterer()
+    first = c.add(strike("a1", "outlet-one", STRIKE, "2031-03-04"))
+    assert c.add(page).event_id == first.event_id  # the only event there was
+    assert set(c.store.get(first.event_id).provisional) == {"u1"}
+    b = c.add(later)
+    assert b.opened and b.moved == (("u1", first.event_id),)
+    assert c.store.assignment("u1") == b.event_id
+    old, new = c.store.get(first.event_id), c.store.get(b.event_id)
+    assert old.article_ids == ["a1"] and not old.provisional and old.sources == {"outlet-one": 1}
+    assert old.entity_keys["ORG"][normalize("كتائب النصر")] == 1 and old.places[98182] == 1
+    assert new.article_ids == ["b1", "u1"] and set(new.provisional) == {"u1"}
+    assert c.add(page).event_id == b.event_id  # a redelivered page keeps where it went
+    # the other order: the later report first, the page joins it at once
+    c2 = EventClusterer()
+    c2.add(strike("a1", "outlet-one", STRIKE, "2031-03-04"))
+    b2 = c2.add(later)
+    assert c2.add(page).event_id == b2.event_id
+
+
+def test_a_page_that_was_alone_leaves_its_empty_event_merged_into_the_one_it_joins():
+    page = art("u1", "outlet-four", STRIKE_LATER, title=LATER_TITLE, entities=MILITIA, places=CITY,
+               ingested=UNDATED_LATE)
+    c = EventClusterer(params=EventParams(threshold=0.99))  # each opens its own event
+    alone, b = c.add(page), c.add(strike("b1", "outlet-three", STRIKE_LATER, LATER_DAY, title=LATER_TITLE))
+    src, dst = c.store.get(alone.event_id), c.store.get(b.event_id)
+    c._move(features_of(page), src, dst)
+    assert src.size == 0 and src.merged_into == dst.event_id and c.store.resolve(alone.event_id) == b.event_id
+    assert dst.article_ids == ["b1", "u1"] and c.store.assignment("u1") == b.event_id

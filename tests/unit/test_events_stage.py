@@ -196,3 +196,37 @@ def test_a_batch_is_assigned_in_the_feeds_order_whichever_extract_worker_finishe
     batch = [(0, late, None), (1, tie_b, None), (2, early, None), (3, tie_a, None)]
     assert [a.article_id for _, a, _ in in_ingest_order(batch)] == ["p1", "t-a", "t-b", "p2"]
     assert [i for i, _, _ in in_ingest_order(batch)] == [2, 3, 1, 0]  # positions travel with them
+
+
+def test_an_undated_page_moves_to_its_own_story_with_its_summary_and_a_reassignment():
+    from services.events.cluster import EventClusterer
+    from tests.unit.test_events_cluster import LATER_TITLE, STRIKE, STRIKE_LATER
+    store = ElasticStore("events")
+    stage = EventsStage.__new__(EventsStage)
+    stage.store, stage.clusterer = store, EventClusterer(store)
+    first = article("a1", STRIKE, source="outlet-one", title="قصف مقر كتائب النصر في الحلة")
+    page = article("u1", STRIKE_LATER, source="outlet-four", title=LATER_TITLE).model_copy(
+        update={"published_at": None, "ingested_at": T0 + timedelta(days=12)})
+    later = article("b1", STRIKE_LATER, source="outlet-three", title=LATER_TITLE, hours=96)
+    a = stage._assign([(0, first, features_of(first))])[0][0]
+    joined, _ = stage._assign([(0, page, features_of(page))])
+    assert joined[0] == a and store.summary(a).provisional.keys() == {"u1"}
+    final, moved = stage._assign([(0, later, features_of(later))])
+    b = final[0]
+    assert b != a and moved == {"u1": (b, a)}
+    old, new = store.summary(a), store.summary(b)
+    assert [m.article_id for m in old.members] == ["a1"] and not old.provisional
+    assert [m.article_id for m in new.members] == ["b1", "u1"] and new.provisional.keys() == {"u1"}
+    docs = {d["_id"]: d["_source"] for d in store.dirty_documents(updated_at=T0)}
+    assert docs[a]["article_count"] == 1 and docs[a]["article_ids"] == ["a1"]
+    assert docs[b]["article_count"] == 2 and sorted(docs[b]["article_ids"]) == ["b1", "u1"]
+    assert docs[b]["source_count"] == 2
+    # what the index makes of it: the article document's event_id is updated
+    msg = EventReassignment(article_id="u1", event_id=b, merged_from=a).model_dump_json().encode()
+    assert build_batch([msg], "articles").actions == [
+        {"_op_type": "update", "_index": "articles", "_id": "u1", "doc": {"event_id": b}}]
+    # a worker reading the documents back has the page in its new event, ready to move again
+    fresh = ElasticStore("events")
+    fresh.load_hits([{"_id": k, "_source": v} for k, v in docs.items()])
+    assert fresh.assignment("u1") == b and fresh.get(b).provisional.keys() == {"u1"}
+    assert fresh.summaries[b].provisional.keys() == {"u1"}
