@@ -8,7 +8,8 @@ tuning by halves, and the 2k slice (no gold: events, sizes, a sample to read, sp
   in-process stage handlers — ingest ``make_handler(Settings())``, normalize ``handle``, extract
   ``make_handler(Extractor("bilstm"))`` — then :class:`services.events.cluster.EventClusterer`
   with a fresh in-memory store, in the file's order and in ``--orders`` shuffled orders (seeds
-  0..N-1). Prints B-cubed precision, recall and F1 (Bagga & Baldwin, "Algorithms for Scoring
+  0..N-1), and in ``--two-worker`` orders as two extract workers deliver a feed
+  (:func:`two_worker_orders`). Prints B-cubed precision, recall and F1 (Bagga & Baldwin, "Algorithms for Scoring
   Coreference Chains", 1998: per article, the share of its predicted cluster that is in its gold
   cluster and vice versa, averaged over articles) and the look-alike pairs merged (an article of
   event E and an article marked ``hard_negative_of`` E given one event id).
@@ -25,6 +26,7 @@ tuning by halves, and the 2k slice (no gold: events, sizes, a sample to read, sp
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import random
@@ -115,10 +117,35 @@ def orders_of(features: list, n_shuffled: int) -> list[tuple[str, list]]:
     return out
 
 
-def evaluate(features, gold, negative_of, params, n_orders) -> list[tuple[str, float, float, float, int]]:
-    """Per order: (name, P, R, F1, look-alike pairs merged)."""
+#: Positions one extract worker may run ahead of the other, per step (the random walk's sd).
+TWO_WORKER_LAG = 3.0
+
+
+def two_worker_orders(features: list, n: int, lag: float = TWO_WORKER_LAG) -> list[tuple[str, list]]:
+    """``n`` orders as the events stage sees a feed through two extract workers: the articles
+    split by their key's hash (as Kafka partitions them) into two streams, each in the feed's
+    order, one running ahead of the other by a random walk (``random.Random(seed)``, Gaussian
+    steps of ``lag`` positions, never negative), merged by arrival."""
+    streams = [[f for f in features if int(hashlib.sha256(f.article_id.encode()).hexdigest(), 16) % 2 == k]
+               for k in (0, 1)]
+    position = {f.article_id: i for i, f in enumerate(features)}
+    out = []
+    for seed in range(n):
+        rng, arrival = random.Random(seed), {}
+        for stream in streams:
+            drift = 0.0
+            for f in stream:
+                drift = max(0.0, drift + rng.gauss(0, lag))
+                arrival[f.article_id] = position[f.article_id] + drift
+        out.append((f"2workers{seed}", sorted(features, key=lambda f: (arrival[f.article_id], f.article_id))))
+    return out
+
+
+def evaluate(features, gold, negative_of, params, n_orders, orders=None) -> list[tuple[str, float, float, float, int]]:
+    """Per order: (name, P, R, F1, look-alike pairs merged); ``orders`` (name, order) pairs, by
+    default :func:`orders_of` ``(features, n_orders)``."""
     rows = []
-    for name, order in orders_of(features, n_orders):
+    for name, order in orders if orders is not None else orders_of(features, n_orders):
         pred = cluster(order, params)
         p, r, f = bcubed(pred, gold)
         rows.append((name, p, r, f, lookalike_merges(pred, gold, negative_of)))
@@ -171,7 +198,7 @@ def print_rows(rows, indent="  ") -> None:
           f"look-alike pairs merged (max over orders)={max(la for *_, la in rows)}")
 
 
-def run_dev(path: Path, n_orders: int, do_tune: bool) -> None:
+def run_dev(path: Path, n_orders: int, do_tune: bool, n_two_worker: int = 0) -> None:
     from services.events.cluster import EventParams
     from services.events.features import features_of
 
@@ -186,6 +213,9 @@ def run_dev(path: Path, n_orders: int, do_tune: bool) -> None:
     params = EventParams()
     print(f"params: {params}")
     print_rows(evaluate(features, gold, negative_of, params, n_orders))
+    if n_two_worker:
+        print(f"two extract workers ({n_two_worker} orders, lag {TWO_WORKER_LAG:g}):")
+        print_rows(evaluate(features, gold, negative_of, params, 0, two_worker_orders(features, n_two_worker)))
     if not do_tune:
         return
     a, b = halves(sorted(set(gold.values())), negative_of)
@@ -242,13 +272,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description="event clustering: B-cubed on the dev set, 2k-slice stats")
     ap.add_argument("--dev", type=Path, default=DEV)
     ap.add_argument("--orders", type=int, default=4, help="shuffled orders besides the file's")
+    ap.add_argument("--two-worker", type=int, default=8,
+                    help="orders as two extract workers deliver the feed (see two_worker_orders)")
     ap.add_argument("--tune", action="store_true", help="2-fold tuning by halves of the events")
     ap.add_argument("--slice", type=Path, default=SLICE)
     ap.add_argument("--limit", type=int, default=2000)
     ap.add_argument("--no-slice", action="store_true")
     args = ap.parse_args()
     if args.dev.exists():
-        run_dev(args.dev, args.orders, args.tune)
+        run_dev(args.dev, args.orders, args.tune, args.two_worker)
     else:
         print(f"skip dev: {args.dev} not found")
     if not args.no_slice:

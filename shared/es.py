@@ -381,6 +381,7 @@ def events_mappings() -> dict[str, Any]:
             "updated_at": {"type": "date"}, "merged_into": keyword, "merged_from": keyword,
             "cand_names": keyword, "cand_terms": {"type": "long"},
             "interval_lo_days": {"type": "double"}, "interval_hi_days": {"type": "double"},
+            "provisional_count": {"type": "integer"},
             "state": {"type": "object", "enabled": False},
         },
     }

@@ -69,10 +69,14 @@ from services.events.features import (N_FEATURES, ArticleFeatures, ArticleTime, 
 
 __all__ = [
     "EventParams", "EventState", "Assignment", "CandidateQuery", "EventStore", "MemoryStore",
-    "EventClusterer", "event_id_for", "article_interval", "add_counts", "add_nested_counts", "take_count", "MAX_PROVISIONAL",
+    "EventClusterer", "event_id_for", "article_interval", "add_counts", "add_nested_counts", "take_count", "MAX_PROVISIONAL", "PROVISIONAL_CANDIDATES",
 ]
 
 INF = math.inf
+
+#: Events holding members without time evidence that one article's second look searches, at any
+#: time (the best-matching by shared names and word buckets).
+PROVISIONAL_CANDIDATES = 20
 
 #: Members without time evidence an event keeps with their features (the newest), to move them
 #: when another event fits them better (:meth:`EventClusterer.add_features`).
@@ -266,12 +270,15 @@ class EventStore(Protocol):
     """Where event states live (memory for the bench; Elasticsearch or a Faust table later).
 
     * ``candidates(query)`` → live (unmerged) events matching the query (any order);
+    * ``provisional_candidates(query)`` → live events matching the query's names or terms at
+      any time that hold members without time evidence (the best :data:`PROVISIONAL_CANDIDATES`);
     * ``get(event_id)`` → the state or ``None``; ``save(state)`` stores it (a merged state too);
     * ``assignment(article_id)`` / ``assign(article_id, event_id)``: the event an article was given;
     * ``resolve(event_id)`` follows ``merged_into`` to the surviving id.
     """
 
     def candidates(self, query: CandidateQuery) -> list[EventState]: ...
+    def provisional_candidates(self, query: CandidateQuery) -> list[EventState]: ...
     def get(self, event_id: str) -> EventState | None: ...
     def save(self, state: EventState) -> None: ...
     def assignment(self, article_id: str) -> str | None: ...
@@ -294,18 +301,27 @@ class MemoryStore:
         self.articles: dict[str, str] = {}
         self.index_terms = index_terms
 
-    def candidates(self, query: CandidateQuery) -> list[EventState]:
+    def _matching(self, query: CandidateQuery) -> list[str]:
+        """Ids of the events indexed under any of the query's names or terms, sorted (a subclass
+        may drop events: a cache evicting)."""
         ids: set[str] = set()
         for n in query.names:
             ids |= self.by_name.get(n, set())
         for t in query.terms:
             ids |= self.by_term.get(t, set())
+        return sorted(ids & self.events.keys())
+
+    def candidates(self, query: CandidateQuery) -> list[EventState]:
         out = []
-        for i in sorted(ids & self.events.keys()):  # a subclass may drop events (a cache evicting)
+        for i in self._matching(query):
             e = self.events[i]
             if e.merged_into is None and _gap(e.interval(), query.interval_days) <= query.window_days:
                 out.append(e)
         return out
+
+    def provisional_candidates(self, query: CandidateQuery) -> list[EventState]:
+        return [self.events[i] for i in self._matching(query)
+                if self.events[i].merged_into is None and self.events[i].provisional]
 
     def get(self, event_id: str) -> EventState | None:
         return self.events.get(event_id)
@@ -553,7 +569,9 @@ class EventClusterer:
         time evidence of the other candidate events moves to ``event`` if it fits it better by
         ``reassign_margin`` (and above ``threshold``). Such a page joined what was there when it
         came; a look-alike of its own story may have come first ("the walkie-talkie blasts"
-        before "the pager blasts"). Each side is scored by its core: its members with time
+        before "the pager blasts"). The other events are the article's candidates and the
+        store's :meth:`~EventStore.provisional_candidates` (at any time: an undated page of 2020
+        may sit in a 2023 look-alike). Each side is scored by its core: its members with time
         evidence (all but the page itself when it has none), so the undated pages an event
         gathered do not hold each other. A page that was alone leaves its empty event merged
         into ``event``. Returns ``(article_id, from_event_id)`` per move."""
@@ -562,19 +580,29 @@ class EventClusterer:
         p = self.params
         moves: list[tuple[str, str]] = []
         event_core: EventState | None = None
-        for other in cands:
-            if other.event_id == event.event_id or other.merged_into is not None or not other.provisional:
+        others = {e.event_id: e for e in cands}
+        others.update((e.event_id, e) for e in self.store.provisional_candidates(self.query_for(f)))
+        for other_id in sorted(others):
+            other = others[other_id]
+            if other_id == event.event_id or other.merged_into is not None or not other.provisional:
                 continue
-            other_core = self._core(other)
+            other_core: EventState | None = None
             for article_id, record in list(other.provisional.items()):
                 g = features_from_record(record)
                 if event_core is None:
                     event_core = self._core(event)
                 s_new = self._score_core(g, event_core)
-                s_old = 0.0 if other.size == 1 else self._score_core(g, other_core or self._without(other, g))
-                if s_new >= p.threshold and s_new > s_old + p.reassign_margin:
+                if s_new < p.threshold:
+                    continue
+                if other.size == 1:
+                    s_old = 0.0
+                else:
+                    if other_core is None:
+                        other_core = self._core(other)
+                    s_old = self._score_core(g, other_core or self._without(other, g))
+                if s_new > s_old + p.reassign_margin:
                     self._move(g, other, event)
-                    moves.append((article_id, other.event_id))
+                    moves.append((article_id, other_id))
         return tuple(moves)
 
     def _score_core(self, g: ArticleFeatures, core: EventState) -> float:

@@ -293,11 +293,13 @@ def _top(counts: Mapping[str, int], k: int) -> list[dict[str, Any]]:
 def candidate_fields(state: EventState, index_terms: int = 12) -> dict[str, Any]:
     """The fields the events stage searches candidate events by (see
     :class:`services.events.cluster.CandidateQuery`): name features, heaviest word buckets and
-    the event's interval in days (±1e12 for an open end)."""
+    the event's interval in days (±1e12 for an open end); ``provisional_count``, its members
+    without time evidence that may still move (searched at any time)."""
     lo, hi = state.interval()
     terms = [t for t, _ in sorted(state.word_sum.items(), key=lambda kv: (-kv[1], kv[0]))[:index_terms]]
     return {"cand_names": sorted(state.names), "cand_terms": terms,
-            "interval_lo_days": -1e12 if math.isinf(lo) else lo, "interval_hi_days": 1e12 if math.isinf(hi) else hi}
+            "interval_lo_days": -1e12 if math.isinf(lo) else lo, "interval_hi_days": 1e12 if math.isinf(hi) else hi,
+            "provisional_count": len(state.provisional)}
 
 
 def event_document(state: EventState, summary: EventSummary, *, updated_at: datetime | None = None,

@@ -9,7 +9,9 @@ process did not write itself is in the index, and is loaded the first time a bat
 * :meth:`ElasticStore.lookup_queries` — for a batch, one search for the events already holding
   any of its articles (a redelivered article keeps its event) and one candidate search per
   article (events sharing a name feature or one of its heaviest word buckets, not merged, within
-  the time window: the same :class:`~services.events.cluster.CandidateQuery` the cache answers);
+  the time window: the same :class:`~services.events.cluster.CandidateQuery` the cache answers),
+  and one for the events at any time that hold pages without time evidence (``provisional_count``
+  > 0: the clusterer's second look);
 * :meth:`ElasticStore.missing` / :meth:`ElasticStore.load_hits` — the candidate searches return
   ids only; those not cached are fetched whole (``mget``) and put into the cache (an event
   already cached is newer there and kept). Candidate searches skip the events written since
@@ -26,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from services.events.cluster import CandidateQuery, EventState, MemoryStore
+from services.events.cluster import PROVISIONAL_CANDIDATES, CandidateQuery, EventState, MemoryStore
 from services.events.docs import EventSummary, event_document
 
 __all__ = ["ElasticStore", "CANDIDATES_PER_ARTICLE"]
@@ -61,6 +63,12 @@ class ElasticStore(MemoryStore):
 
     def candidates(self, query: CandidateQuery) -> list[EventState]:
         out = super().candidates(query)  # index entries of evicted events are skipped there
+        for e in out:
+            self._touch(e.event_id)
+        return out
+
+    def provisional_candidates(self, query: CandidateQuery) -> list[EventState]:
+        out = super().provisional_candidates(query)
         for e in out:
             self._touch(e.event_id)
         return out
@@ -107,6 +115,13 @@ class ElasticStore(MemoryStore):
             searches += [{"index": self.index},
                          {"size": CANDIDATES_PER_ARTICLE, "_source": False,
                           "query": {"bool": {"should": should, "minimum_should_match": 1, "filter": filters,
+                                             "must_not": [{"exists": {"field": "merged_into"}}]}}}]
+            # the second look's: events at any time holding pages without time evidence
+            mine = [] if self._evicted else [{"range": {"updated_at": {"lt": self.started_at.isoformat()}}}]
+            searches += [{"index": self.index},
+                         {"size": PROVISIONAL_CANDIDATES, "_source": False,
+                          "query": {"bool": {"should": should, "minimum_should_match": 1,
+                                             "filter": [{"range": {"provisional_count": {"gt": 0}}}, *mine],
                                              "must_not": [{"exists": {"field": "merged_into"}}]}}}]
         return searches
 

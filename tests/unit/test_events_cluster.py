@@ -326,3 +326,17 @@ def test_a_page_that_was_alone_leaves_its_empty_event_merged_into_the_one_it_joi
     c._move(features_of(page), src, dst)
     assert src.size == 0 and src.merged_into == dst.event_id and c.store.resolve(alone.event_id) == b.event_id
     assert dst.article_ids == ["b1", "u1"] and c.store.assignment("u1") == b.event_id
+
+
+def test_an_undated_page_moves_to_its_own_story_even_months_after_the_look_alike_it_joined():
+    page = art("u1", "outlet-four", STRIKE_LATER, title=LATER_TITLE, entities=MILITIA, places=CITY,
+               ingested="2031-09-01T00:00:00+00:00")
+    c = EventClusterer()
+    first = c.add(strike("a1", "outlet-one", STRIKE, "2031-03-04"))
+    assert c.add(page).event_id == first.event_id
+    b = c.add(strike("b1", "outlet-three", STRIKE_LATER, "2031-06-08", title=LATER_TITLE))
+    # the March event is far outside the June article's candidate window, yet it is looked at
+    june = features_of(strike("b2", "outlet-three", STRIKE_LATER, "2031-06-08"))
+    assert first.event_id not in {e.event_id for e in c.store.candidates(c.query_for(june))}
+    assert b.opened and b.moved == (("u1", first.event_id),)
+    assert c.store.get(first.event_id).article_ids == ["a1"]

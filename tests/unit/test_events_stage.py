@@ -99,6 +99,9 @@ def test_store_queries_loads_hits_writes_back_and_evicts():
     assert searches[1] == {"size": 11, "query": {"terms": {"article_ids": ["p1"]}}}
     cand = searches[3]["query"]["bool"]
     assert cand["must_not"] == [{"exists": {"field": "merged_into"}}] and cand["minimum_should_match"] == 1
+    second_look = searches[5]["query"]["bool"]  # events holding undated pages, at any time
+    assert second_look["filter"][0] == {"range": {"provisional_count": {"gt": 0}}}
+    assert not any("interval_lo_days" in json.dumps(x) for x in second_look["filter"])
     final, moved = stage._assign([(0, a, f)])
     actions = store.dirty_documents(updated_at=T0)
     assert [x["_id"] for x in actions] == [final[0]] and store.dirty_documents() == []
