@@ -51,7 +51,7 @@ from typing import Protocol
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction import FeatureHasher
-from sklearn.metrics.pairwise import cosine_similarity
+from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
 from services.events.features import N_FEATURES, ArticleFeatures, ArticleTime, day_number, features_of
 
@@ -326,11 +326,38 @@ def _sparse(d: Mapping[int, float]) -> sp.csr_matrix:
     return sp.csr_matrix((val, (np.zeros_like(idx), idx)), shape=(1, N_FEATURES))
 
 
+def _unit(m: sp.csr_matrix) -> sp.csr_matrix:
+    """``m`` with L2-normalized rows (all-zero rows stay zero): what scikit-learn's
+    ``cosine_similarity`` does to each side (``normalize``: the same routine, on a copy)."""
+    m = m.tocsr().astype(np.float64, copy=True)
+    inplace_csr_row_normalize_l2(m)
+    return m
+
+
 def _cosines(a: sp.csr_matrix, rows: Sequence[sp.csr_matrix]) -> np.ndarray:
-    """Cosine of ``a`` (1 × D) with each row (scikit-learn; 0 for an all-zero side)."""
+    """Cosine of ``a`` (1 × D) with each row (0 for an all-zero side), both sides raw: scikit-learn's
+    ``cosine_similarity(a, vstack(rows))``, the same numbers (see :func:`_unit_cosines`)."""
     if not rows:
         return np.zeros(0)
-    return cosine_similarity(a, sp.vstack(rows, format="csr")).ravel()
+    return _unit_cosines(_unit(a), sp.vstack([_unit(r) for r in rows], format="csr"))
+
+
+def _unit_cosines(a: sp.csr_matrix, rows: sp.csr_matrix) -> np.ndarray:
+    """Dot products of a unit row ``a`` (1 × D, sorted indices) with each unit row of ``rows``
+    (CSR, sorted indices), the numbers of scikit-learn's ``cosine_similarity`` on the raw rows.
+    Its sparse product sums, per pair, ``a[k] * row[k]`` over the shared columns ``k`` in
+    increasing order, from 0.0; here each row's products with ``a``'s value at its columns (0.0
+    where ``a`` has none: adding +0.0 changes no sum) are summed in the row's column order, which
+    is the same order: the same sums, without its transposition and validation per call."""
+    if not rows.shape[0]:
+        return np.zeros(0)
+    ai, ad = a.indices, a.data
+    if not len(ai):
+        return np.zeros(rows.shape[0])
+    pos = np.minimum(np.searchsorted(ai, rows.indices), len(ai) - 1)
+    xv = np.where(ai[pos] == rows.indices, ad[pos], 0.0)
+    prod = sp.csr_matrix((rows.data * xv, rows.indices, rows.indptr), shape=rows.shape)
+    return prod @ np.ones(rows.shape[1])
 
 
 class EventClusterer:
@@ -348,9 +375,10 @@ class EventClusterer:
         self._vectors: dict[str, tuple[int, sp.csr_matrix, sp.csr_matrix]] = {}
 
     def _rows(self, e: EventState) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """The event's words and names rows, L2-normalized (:func:`_unit`), kept until it grows."""
         cached = self._vectors.get(e.event_id)
         if cached is None or cached[0] != e.size:
-            cached = (e.size, _sparse(e.word_sum), _NAME_HASHER.transform([e.names]).tocsr())
+            cached = (e.size, _unit(_sparse(e.word_sum)), _unit(_NAME_HASHER.transform([e.names])))
             self._vectors[e.event_id] = cached
         return cached[1], cached[2]
 
@@ -418,8 +446,8 @@ class EventClusterer:
         if not events:
             return []
         rows = [self._rows(e) for e in events]
-        cw = _cosines(f.words, [r[0] for r in rows])
-        cn = _cosines(_NAME_HASHER.transform([f.names]), [r[1] for r in rows])
+        cw = _unit_cosines(_unit(f.words), sp.vstack([r[0] for r in rows], format="csr"))
+        cn = _unit_cosines(_unit(_NAME_HASHER.transform([f.names])), sp.vstack([r[1] for r in rows], format="csr"))
         interval = article_interval(f.time, self.params)
         upcoming = dict.fromkeys(f.upcoming, 1)  # one article: each day it looks forward to, once
         out = []
@@ -438,8 +466,8 @@ class EventClusterer:
     def score_events(self, a: EventState, b: EventState) -> float:
         """Score between two events' states (the same blend, centroid to centroid)."""
         (wa, na), (wb, nb) = self._rows(a), self._rows(b)
-        cw = _cosines(wa, [wb])[0]
-        cn = _cosines(na, [nb])[0]
+        cw = _unit_cosines(wa, wb)[0]
+        cn = _unit_cosines(na, nb)[0]
         shared = sum(1 for n in a.numbers if n in b.numbers)
         agree = self._agreement(a.days, b.days)
         day_a = _main_day(a.event_days) if a.event_days else None
