@@ -43,3 +43,24 @@ def test_zero_article_and_real_vectors() -> None:
             want = cosine_similarity(a, sp.vstack(group, format="csr")).ravel()
             assert np.array_equal(_cosines(a, group), want)
     assert _cosines(words[0], []).shape == (0,)
+
+
+def test_weighted_counts_are_the_vectorizer_sums() -> None:
+    """``features.weighted_counts`` (buckets remembered per token) gives the matrix of the sum of
+    ``_hasher().transform`` calls, exactly (structure, dtype and values), weights of any kind."""
+    from services.events.features import _hasher, weighted_counts
+
+    h = _hasher()
+    texts = ["قال الرئيس في بغداد إن الحكومة ستعقد اجتماعا والحكومات", "الحكومة في بغداد 2024 اليوم",
+             "", "و ب", "Reuters قال الرئيس الرئيس"]
+    for weights in ((1.0, 2.0, 1.0), (1.0, 0.0, 1.0), (0.5, 1.5, 3.0)):
+        parts = list(zip(texts[:3], weights, strict=True)) + [(texts[3], 1.0), (texts[4], weights[2])]
+        want = None
+        for text, w in parts:
+            x = h.transform([text]) if w == 1.0 else w * h.transform([text])
+            want = x if want is None else want + x
+        want = want.tocsr()
+        got = weighted_counts(parts)
+        assert got.shape == want.shape and got.dtype == want.dtype
+        assert np.array_equal(got.indices, want.indices) and np.array_equal(got.indptr, want.indptr)
+        assert np.array_equal(got.data, want.data)
