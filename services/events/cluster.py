@@ -318,6 +318,30 @@ def _main_day(days: Mapping[str, int]) -> str:
 _NAME_HASHER = FeatureHasher(n_features=N_FEATURES, input_type="dict", alternate_sign=False)
 
 
+_NAME_BUCKETS: dict[str, int] = {}  # name feature -> its _NAME_HASHER bucket
+
+
+def _names_row(names: Mapping[str, float]) -> sp.csr_matrix:
+    """``_NAME_HASHER.transform([names])`` as a CSR matrix, the same one: each name's bucket is
+    scikit-learn's (new names hashed in one call, then remembered), values as float64 with zero
+    weights left out and indices sorted, as the hasher does. Where two names share a bucket the
+    hasher itself sums them (its order of summation)."""
+    new = [k for k in names if k not in _NAME_BUCKETS]
+    if new:
+        if len(_NAME_BUCKETS) > 500_000:
+            _NAME_BUCKETS.clear()
+        x = _NAME_HASHER.transform([{k: 1.0} for k in new])
+        for k, b in zip(new, x.indices[x.indptr[:-1]].tolist(), strict=True):
+            _NAME_BUCKETS[k] = b
+    kept = [(_NAME_BUCKETS[k], float(v)) for k, v in names.items() if float(v) != 0.0]
+    if len({b for b, _ in kept}) < len(kept):
+        return _NAME_HASHER.transform([names]).tocsr()
+    kept.sort()
+    return sp.csr_matrix((np.fromiter((v for _, v in kept), np.float64, len(kept)),
+                          np.fromiter((b for b, _ in kept), np.int32, len(kept)),
+                          np.array([0, len(kept)], np.int32)), shape=(1, N_FEATURES))
+
+
 def _sparse(d: Mapping[int, float]) -> sp.csr_matrix:
     if not d:
         return sp.csr_matrix((1, N_FEATURES), dtype=np.float64)
@@ -378,7 +402,7 @@ class EventClusterer:
         """The event's words and names rows, L2-normalized (:func:`_unit`), kept until it grows."""
         cached = self._vectors.get(e.event_id)
         if cached is None or cached[0] != e.size:
-            cached = (e.size, _unit(_sparse(e.word_sum)), _unit(_NAME_HASHER.transform([e.names])))
+            cached = (e.size, _unit(_sparse(e.word_sum)), _unit(_names_row(e.names)))
             self._vectors[e.event_id] = cached
         return cached[1], cached[2]
 
@@ -447,7 +471,7 @@ class EventClusterer:
             return []
         rows = [self._rows(e) for e in events]
         cw = _unit_cosines(_unit(f.words), sp.vstack([r[0] for r in rows], format="csr"))
-        cn = _unit_cosines(_unit(_NAME_HASHER.transform([f.names])), sp.vstack([r[1] for r in rows], format="csr"))
+        cn = _unit_cosines(_unit(_names_row(f.names)), sp.vstack([r[1] for r in rows], format="csr"))
         interval = article_interval(f.time, self.params)
         upcoming = dict.fromkeys(f.upcoming, 1)  # one article: each day it looks forward to, once
         out = []

@@ -64,3 +64,28 @@ def test_weighted_counts_are_the_vectorizer_sums() -> None:
         assert got.shape == want.shape and got.dtype == want.dtype
         assert np.array_equal(got.indices, want.indices) and np.array_equal(got.indptr, want.indptr)
         assert np.array_equal(got.data, want.data)
+
+
+def test_names_row_is_the_hasher_row() -> None:
+    """``cluster._names_row`` (buckets remembered per name) is ``_NAME_HASHER.transform``, exactly,
+    also with a zero weight, an empty article and two names that share a bucket."""
+    from services.events.cluster import _names_row
+
+    keys = [f"PERS:اسم{i}" for i in range(3000)]
+    buckets = {}
+    pair = None
+    for k in keys:  # two names of one bucket (3,000 names in 2**18 buckets: certain)
+        b = int(_NAME_HASHER.transform([{k: 1.0}]).indices[0])
+        if b in buckets:
+            pair = (buckets[b], k)
+            break
+        buckets[b] = k
+    assert pair is not None
+    cases = [{}, {"PERS:محمد": 2.0, "LOC:بغداد": 1.5, "P:98182": 0.35}, {"ORG:الامم المتحده": 0.0, "MISC:x": 3},
+             {pair[0]: 1.25, pair[1]: 0.5, "PERS:محمد": 1.0}, dict.fromkeys(keys[:50], 0.7)]
+    for names in cases:
+        want = _NAME_HASHER.transform([names]).tocsr()
+        got = _names_row(names)
+        assert got.shape == want.shape and got.dtype == want.dtype
+        assert np.array_equal(got.indices, want.indices) and np.array_equal(got.indptr, want.indptr)
+        assert np.array_equal(got.data, want.data)
