@@ -350,6 +350,10 @@ def _sparse(d: Mapping[int, float]) -> sp.csr_matrix:
     return sp.csr_matrix((val, (np.zeros_like(idx), idx)), shape=(1, N_FEATURES))
 
 
+_ONES = np.ones(N_FEATURES)  # what a row sum multiplies by (read only, made once: 2 MB)
+_ONES.flags.writeable = False
+
+
 def _unit(m: sp.csr_matrix) -> sp.csr_matrix:
     """``m`` with L2-normalized rows (all-zero rows stay zero): what scikit-learn's
     ``cosine_similarity`` does to each side (``normalize``: the same routine, on a copy)."""
@@ -381,7 +385,7 @@ def _unit_cosines(a: sp.csr_matrix, rows: sp.csr_matrix) -> np.ndarray:
     pos = np.minimum(np.searchsorted(ai, rows.indices), len(ai) - 1)
     xv = np.where(ai[pos] == rows.indices, ad[pos], 0.0)
     prod = sp.csr_matrix((rows.data * xv, rows.indices, rows.indptr), shape=rows.shape)
-    return prod @ np.ones(rows.shape[1])
+    return prod @ (_ONES if rows.shape[1] == N_FEATURES else np.ones(rows.shape[1]))
 
 
 class EventClusterer:
