@@ -98,32 +98,3 @@ def test_gazetteer_matches_from_heads_and_single_words(recognizer: NeuralRecogni
     toks = sentence_tokens(TRICKY[2])[1][1]
     gz = gazetteer_matches([feat._token(t)[0] for t in toks], feat.gaz, feat.gaz_max)
     assert any(f.startswith("gzB:") for g in gz for f in g)
-
-
-@shipped
-def test_remembered_word_inputs_give_the_same_emissions(recognizer: NeuralRecognizer) -> None:
-    """``BiLstmCrf._word_inputs`` keeps each word's input projection across batches: the
-    emissions are those of a network without the store, bit for bit, whether the rows were
-    computed in this batch, in an earlier one, one at a time (a single new word) or after the
-    store started afresh (a tiny ``cap``)."""
-    from services.extract.ner.neural_net import BiLstmCrf
-
-    texts = _texts()
-    docs = [sentence_tokens(t)[1] for t in texts]
-    batches = [b for d in docs if d for _, b in pack_documents(recognizer.feat, [d], True, 32_768)[0]]
-    fresh = lambda: BiLstmCrf(recognizer.net.p)  # noqa: E731
-    want = [fresh().packed_emissions(b) for b in batches]  # each with an empty store
-
-    kept = fresh()
-    for _ in range(2):  # second round: every row from the store
-        for b, w in zip(batches, want, strict=True):
-            assert np.array_equal(kept.packed_emissions(b), w)
-    single = batches[2]
-    one = {k: v for k, v in single.items()}
-    kept._proj_rows.pop(single["ukeys"][0])  # one new word in a batch of known ones
-    assert np.array_equal(kept.packed_emissions(one), want[2])
-
-    small = fresh()
-    small._word_inputs = lambda b, cap=40: BiLstmCrf._word_inputs(small, b, cap)  # resets often
-    for b, w in zip(batches, want, strict=True):
-        assert np.array_equal(small.packed_emissions(b), w)

@@ -35,9 +35,6 @@ class BiLstmCrf:
         p = {k: np.asarray(v, np.float32) for k, v in params.items()}
         self.p = p
         self._cache: dict[str, np.ndarray] = {}
-        # input projection of the context-free part of distinct words (see _word_inputs)
-        self._proj_rows: dict[str, int] = {}
-        self._proj: np.ndarray | None = None
         if "lstm_w_ih" in p:
             H = p["lstm_w_hh"].shape[1]
             self.H = H
@@ -86,45 +83,6 @@ class BiLstmCrf:
             for j, row in zip(miss, new, strict=True):
                 cache[keys[j]] = row
         return np.stack([cache[k] for k in keys]) if keys else self._char_features(uch)
-
-    def _word_inputs(self, batch: Mapping, cap: int = 16_384) -> np.ndarray:
-        """``(U, 8H)`` float32: the input projection of the context-free part of the batch's
-        distinct words (embeddings, char CNN, clusters: ``xu @ w_ih[:-n_flags]``), each row
-        remembered across calls by its key (at most ``cap`` rows, about 3 KB each; the store
-        starts afresh when full). A row of a matrix product does not depend on the other rows
-        as long as the product is one of two rows or more (one row takes BLAS's
-        matrix-vector path, which sums in another order), so new rows are computed at least
-        two at a time and the numbers are those of the whole product."""
-        keys = batch["ukeys"]
-        rows = self._proj_rows
-        miss = [j for j, k in enumerate(keys) if k not in rows]
-        if len(miss) > cap:  # more distinct words than the store holds: no store
-            return self._project(batch, np.arange(len(keys)))
-        if self._proj is None:
-            self._proj = np.empty((cap, self.w_ih.shape[1]), np.float32)
-        if miss and len(rows) + len(miss) > cap:
-            rows.clear()
-            miss = list(range(len(keys)))
-        if miss:
-            at = len(rows)
-            self._proj[at : at + len(miss)] = self._project(batch, np.asarray(miss, np.int64))
-            for r, j in enumerate(miss, at):
-                rows[keys[j]] = r
-        return self._proj[[rows[k] for k in keys]]
-
-    def _project(self, batch: Mapping, which: np.ndarray) -> np.ndarray:
-        """``xu @ w_ih[:-n_flags]`` of the distinct words ``which`` of a packed batch."""
-        p = self.p
-        pad = len(which) == 1  # one row: computed as two (see _word_inputs)
-        if pad:
-            which = np.concatenate([which, which])
-        keys = batch["ukeys"]
-        xu = np.concatenate([p["word_emb"][batch["uw"][which]], p["word_emb"][batch["unp"][which]],
-                             self._cached_char_features([keys[j] for j in which.tolist()],
-                                                        batch["uch"][which]),
-                             *[p[f"cl{j}_emb"][batch["ucl"][which, j]] for j in range(3)]], axis=-1)
-        out = xu @ self.w_ih[: -self._n_flags]
-        return out[:1] if pad else out
 
     def emissions(self, batch: Mapping[str, np.ndarray]) -> np.ndarray:
         p = self.p
@@ -188,8 +146,11 @@ class BiLstmCrf:
         H, H4 = self.H, 4 * self.H
         lengths, offsets, steps = batch["lengths"], batch["offsets"], batch["steps"]
         N = int(lengths.sum())
+        xu = np.concatenate([p["word_emb"][batch["uw"]], p["word_emb"][batch["unp"]],
+                             self._cached_char_features(batch["ukeys"], batch["uch"]),
+                             *[p[f"cl{j}_emb"][batch["ucl"][:, j]] for j in range(3)]], axis=-1)
         nf = self._n_flags
-        xi = self._word_inputs(batch)[batch["u"]]
+        xi = (xu @ self.w_ih[:-nf])[batch["u"]]
         fl = sp.csr_matrix((np.ones(len(batch["fl_indices"]), np.float32), batch["fl_indices"],
                             batch["fl_indptr"]), shape=(N, nf))
         xi += fl @ self._w_fl
