@@ -182,11 +182,19 @@ def weighted_counts(parts: Iterable[tuple[str, float]]) -> sp.csr_matrix:
                          shape=(1, N_FEATURES))
 
 
+def _max_idf(text: str) -> float:
+    """The largest idf of the buckets ``_hasher().transform([text])`` has (1.0 when it has none),
+    from the remembered buckets of its tokens (the same buckets: :func:`stems`' tokens)."""
+    tokens = [text[s:e] for s, e in tokenize_spans(text) if e - s > 1]
+    if not tokens:
+        return 1.0
+    _buckets(tokens)
+    return float(idf_table()[[_BUCKETS[t] for t in tokens]].max())
+
+
 @lru_cache(maxsize=65536)
 def _key_weight(key: str) -> float:
-    idf = idf_table()
-    x = _hasher().transform([key])
-    return float(idf[x.indices].max()) if x.nnz else 1.0
+    return _max_idf(key)
 
 
 #: Weight of a name's single tokens (``N:stem``) relative to their idf: partial evidence that
@@ -201,15 +209,12 @@ _COMPOUND_RE = re.compile(r"\b(عبد|ابو) (?=\S)")
 def _name_tokens(key: str) -> tuple[tuple[str, float], ...]:
     """A name key's tokens of three letters or more (a leading ال dropped; no suffix stripping,
     which would cut names: تبون) with their idf."""
-    idf = idf_table()
-    h = _hasher()
     out = []
     for tok in key.split():
         st = tok[2:] if tok.startswith("ال") and len(tok) >= 5 else tok
         if len(st) < 3:
             continue
-        x = h.transform([st])
-        out.append((st, float(idf[x.indices].max()) if x.nnz else 1.0))
+        out.append((st, _max_idf(st)))
     return tuple(out)
 
 

@@ -89,3 +89,15 @@ def test_names_row_is_the_hasher_row() -> None:
         assert got.shape == want.shape and got.dtype == want.dtype
         assert np.array_equal(got.indices, want.indices) and np.array_equal(got.indptr, want.indptr)
         assert np.array_equal(got.data, want.data)
+
+
+def test_max_idf_is_the_vectorizer_one() -> None:
+    """``features._max_idf`` (remembered buckets) is the largest idf of ``_hasher().transform``'s
+    buckets, as ``_key_weight`` and ``_name_tokens`` computed it (1.0 without any)."""
+    from services.events.features import _hasher, _max_idf, idf_table
+
+    idf = idf_table()
+    for text in ("محمد بن سلمان", "الامم المتحده", "x", "", "و", "Reuters 2024", "عبد المجيد تبون"):
+        x = _hasher().transform([text])
+        want = float(idf[x.indices].max()) if x.nnz else 1.0
+        assert _max_idf(text) == want
