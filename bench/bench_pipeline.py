@@ -17,6 +17,9 @@ It prints, in order:
    line that makes it new) sent with kafka-python straight to ``articles.raw`` at an even
    ``--rate`` per second; per article the time from its send until a search of the index
    (polled every 250 ms) first finds it: p50, p95, max;
+   Then each process's CPU milliseconds per article over that run (utime + stime from
+   ``/proc``, with its children: the services, Kafka, Elasticsearch and this feeder), which
+   tells where the cores go;
 4. each service's resident memory (``VmRSS``, and the peak ``VmHWM``, from ``/proc``) after
    the runs, with the goals (ingest, normalize, index ≤ 300 MB; extract ≤ 600 MB a worker).
 
@@ -47,6 +50,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hadath import infra, processes  # noqa: E402
+from hadath.pids import read_pid, tree_cpu_seconds  # noqa: E402
 from hadath.sandbox import cleanup, start  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 
@@ -162,6 +166,40 @@ def latency(pipe, path: Path, n: int, rate: float) -> list[float]:
     return sorted(found[u] - sent[u] for u in found)
 
 
+def cpu_pids(pipe) -> dict[str, int]:
+    """``{name: pid}`` of the processes whose CPU an end-to-end run spends: every service of
+    ``pipe`` and the local Kafka and Elasticsearch servers (absent when they are not ours)."""
+    pids = {name: st["pid"] for name, st in processes.status(pipe.settings).items() if st["running"]}
+    lay = infra.layout(pipe.settings)
+    for server in ("kafka", "elasticsearch"):
+        pid = read_pid(lay.pid_file(server))
+        if pid:
+            pids[server] = pid
+    return pids
+
+
+def cpu_snapshot(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of each process in ``pids`` (with its descendants) and of this
+    process (``feeder``: the feed and the polling)."""
+    seconds = tree_cpu_seconds(list(pids.values()))
+    return {**{name: seconds[pid] for name, pid in pids.items()}, "feeder": time.process_time()}
+
+
+def print_cpu(label: str, before: dict[str, float], after: dict[str, float], articles: int, wall: float) -> None:
+    """Each process's CPU milliseconds per article between two snapshots, its share, and the
+    articles/s the machine's cores could give at that cost (all of them busy, nothing else)."""
+    used = {name: after[name] - before.get(name, 0.0) for name in after}
+    total = sum(used.values())
+    cores = os.cpu_count() or 1
+    print(f"[{label}] CPU per article (ms; utime+stime of each process and its children, "
+          f"{articles} articles, {wall:.1f} s):")
+    for name, sec in sorted(used.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:14s} {1000 * sec / max(articles, 1):7.1f} ms  {100 * sec / max(total, 1e-9):5.1f} %")
+    per = total / max(articles, 1)
+    print(f"  {'all':14s} {1000 * per:7.1f} ms  -> at most {cores / per if per else 0:.0f} articles/s "
+          f"on {cores} cores; used {total / max(wall, 1e-9):.2f} of {cores} cores")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -180,11 +218,14 @@ def run(path: Path, extract_workers: int, *, assign: bool, show: int = 0, bare: 
         if latency_articles:
             processes.up(pipe.settings, extract_workers=extract_workers, web=True, progress=lambda *_: None)
         print(f"[{label}] services up in {time.monotonic() - started_services:.1f} s")
+        pids = cpu_pids(pipe)
+        cpu0 = cpu_snapshot(pids)
         t0 = time.monotonic()
         report = pipe.feed(path)
         fed = time.monotonic() - t0
         pipe.wait(timeout_seconds=3600)
         wall = time.monotonic() - t0
+        cpu1 = cpu_snapshot(pids)
         count = pipe.count()
         print(f"[{label}] sent: {report.sent}  refused: {report.refused}  feed time: {fed:.1f} s")
         print(f"[{label}] indexed documents: {count}  dead letters: {len(pipe.dead_letters())}")
@@ -198,6 +239,7 @@ def run(path: Path, extract_workers: int, *, assign: bool, show: int = 0, bare: 
         print(f"[{label}] wall time (feed start → all indexed): {wall:.1f} s")
         throughput = count / wall
         print(f"[{label}] throughput: {throughput:.1f} articles/s with {extract_workers} extract worker(s)")
+        print_cpu(label, cpu0, cpu1, count, wall)
         if bare and bare.get("articles/cpu-s"):
             print(f"[{label}] end to end / bare extract on one core: "
                   f"{throughput / bare['articles/cpu-s']:.2f} ({throughput:.1f} / {bare['articles/cpu-s']:.1f})")

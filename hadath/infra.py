@@ -70,7 +70,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hadath.pids import alive, read_pid
+from hadath.pids import alive, proc_stats, read_pid
 from shared import limits
 from shared.es import es_auth, password_file
 from shared.settings import Settings, env_name
@@ -1012,13 +1012,7 @@ def _group_alive(pgid: int) -> bool:
     """Whether any live process of process group ``pgid`` remains."""
     if _alive(pgid):
         return True
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
+    for _, fields in proc_stats():
         if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
             return True
     return False

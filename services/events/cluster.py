@@ -62,7 +62,7 @@ from typing import Protocol
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction import FeatureHasher
-from sklearn.metrics.pairwise import cosine_similarity
+from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
 from services.events.features import (N_FEATURES, ArticleFeatures, ArticleTime, day_number, features_from_record,
                                       features_of, features_record, has_time_evidence)
@@ -384,6 +384,30 @@ def _main_day(days: Mapping[str, int]) -> str:
 _NAME_HASHER = FeatureHasher(n_features=N_FEATURES, input_type="dict", alternate_sign=False)
 
 
+_NAME_BUCKETS: dict[str, int] = {}  # name feature -> its _NAME_HASHER bucket
+
+
+def _names_row(names: Mapping[str, float]) -> sp.csr_matrix:
+    """``_NAME_HASHER.transform([names])`` as a CSR matrix, the same one: each name's bucket is
+    scikit-learn's (new names hashed in one call, then remembered), values as float64 with zero
+    weights left out and indices sorted, as the hasher does. Where two names share a bucket the
+    hasher itself sums them (its order of summation)."""
+    new = [k for k in names if k not in _NAME_BUCKETS]
+    if new:
+        if len(_NAME_BUCKETS) > 500_000:
+            _NAME_BUCKETS.clear()
+        x = _NAME_HASHER.transform([{k: 1.0} for k in new])
+        for k, b in zip(new, x.indices[x.indptr[:-1]].tolist(), strict=True):
+            _NAME_BUCKETS[k] = b
+    kept = [(_NAME_BUCKETS[k], float(v)) for k, v in names.items() if float(v) != 0.0]
+    if len({b for b, _ in kept}) < len(kept):
+        return _NAME_HASHER.transform([names]).tocsr()
+    kept.sort()
+    return sp.csr_matrix((np.fromiter((v for _, v in kept), np.float64, len(kept)),
+                          np.fromiter((b for b, _ in kept), np.int32, len(kept)),
+                          np.array([0, len(kept)], np.int32)), shape=(1, N_FEATURES))
+
+
 def _sparse(d: Mapping[int, float]) -> sp.csr_matrix:
     if not d:
         return sp.csr_matrix((1, N_FEATURES), dtype=np.float64)
@@ -392,11 +416,42 @@ def _sparse(d: Mapping[int, float]) -> sp.csr_matrix:
     return sp.csr_matrix((val, (np.zeros_like(idx), idx)), shape=(1, N_FEATURES))
 
 
+_ONES = np.ones(N_FEATURES)  # what a row sum multiplies by (read only, made once: 2 MB)
+_ONES.flags.writeable = False
+
+
+def _unit(m: sp.csr_matrix) -> sp.csr_matrix:
+    """``m`` with L2-normalized rows (all-zero rows stay zero): what scikit-learn's
+    ``cosine_similarity`` does to each side (``normalize``: the same routine, on a copy)."""
+    m = m.tocsr().astype(np.float64, copy=True)
+    inplace_csr_row_normalize_l2(m)
+    return m
+
+
 def _cosines(a: sp.csr_matrix, rows: Sequence[sp.csr_matrix]) -> np.ndarray:
-    """Cosine of ``a`` (1 × D) with each row (scikit-learn; 0 for an all-zero side)."""
+    """Cosine of ``a`` (1 × D) with each row (0 for an all-zero side), both sides raw: scikit-learn's
+    ``cosine_similarity(a, vstack(rows))``, the same numbers (see :func:`_unit_cosines`)."""
     if not rows:
         return np.zeros(0)
-    return cosine_similarity(a, sp.vstack(rows, format="csr")).ravel()
+    return _unit_cosines(_unit(a), sp.vstack([_unit(r) for r in rows], format="csr"))
+
+
+def _unit_cosines(a: sp.csr_matrix, rows: sp.csr_matrix) -> np.ndarray:
+    """Dot products of a unit row ``a`` (1 × D, sorted indices) with each unit row of ``rows``
+    (CSR, sorted indices), the numbers of scikit-learn's ``cosine_similarity`` on the raw rows.
+    Its sparse product sums, per pair, ``a[k] * row[k]`` over the shared columns ``k`` in
+    increasing order, from 0.0; here each row's products with ``a``'s value at its columns (0.0
+    where ``a`` has none: adding +0.0 changes no sum) are summed in the row's column order, which
+    is the same order: the same sums, without its transposition and validation per call."""
+    if not rows.shape[0]:
+        return np.zeros(0)
+    ai, ad = a.indices, a.data
+    if not len(ai):
+        return np.zeros(rows.shape[0])
+    pos = np.minimum(np.searchsorted(ai, rows.indices), len(ai) - 1)
+    xv = np.where(ai[pos] == rows.indices, ad[pos], 0.0)
+    prod = sp.csr_matrix((rows.data * xv, rows.indices, rows.indptr), shape=rows.shape)
+    return prod @ (_ONES if rows.shape[1] == N_FEATURES else np.ones(rows.shape[1]))
 
 
 class EventClusterer:
@@ -414,9 +469,10 @@ class EventClusterer:
         self._vectors: dict[str, tuple[int, sp.csr_matrix, sp.csr_matrix]] = {}
 
     def _rows(self, e: EventState) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """The event's words and names rows, L2-normalized (:func:`_unit`), kept until it grows."""
         cached = self._vectors.get(e.event_id)
         if cached is None or cached[0] != e.size:
-            cached = (e.size, _sparse(e.word_sum), _NAME_HASHER.transform([e.names]).tocsr())
+            cached = (e.size, _unit(_sparse(e.word_sum)), _unit(_names_row(e.names)))
             self._vectors[e.event_id] = cached
         return cached[1], cached[2]
 
@@ -484,8 +540,8 @@ class EventClusterer:
         if not events:
             return []
         rows = [self._rows(e) for e in events]
-        cw = _cosines(f.words, [r[0] for r in rows])
-        cn = _cosines(_NAME_HASHER.transform([f.names]), [r[1] for r in rows])
+        cw = _unit_cosines(_unit(f.words), sp.vstack([r[0] for r in rows], format="csr"))
+        cn = _unit_cosines(_unit(_names_row(f.names)), sp.vstack([r[1] for r in rows], format="csr"))
         interval = article_interval(f.time, self.params)
         upcoming = dict.fromkeys(f.upcoming, 1)  # one article: each day it looks forward to, once
         out = []
@@ -504,8 +560,8 @@ class EventClusterer:
     def score_events(self, a: EventState, b: EventState) -> float:
         """Score between two events' states (the same blend, centroid to centroid)."""
         (wa, na), (wb, nb) = self._rows(a), self._rows(b)
-        cw = _cosines(wa, [wb])[0]
-        cn = _cosines(na, [nb])[0]
+        cw = _unit_cosines(wa, wb)[0]
+        cn = _unit_cosines(na, nb)[0]
         shared = sum(1 for n in a.numbers if n in b.numbers)
         agree = self._agreement(a.days, b.days)
         day_a = _main_day(a.event_days) if a.event_days else None
@@ -637,6 +693,8 @@ class EventClusterer:
         self._absorb(dst, g)
         if src.size == 0:  # it was alone: its event is now part of dst
             src.merged_into = dst.event_id
+        for e in (src, dst):  # the rows are cached by size, and src shrank: it may grow back to it
+            self._vectors.pop(e.event_id, None)
         self.store.save(src)
         self.store.save(dst)
         self.store.assign(g.article_id, dst.event_id)

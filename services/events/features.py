@@ -43,6 +43,7 @@ from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.feature_extraction import FeatureHasher
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.preprocessing import normalize as l2_normalize
 
@@ -128,23 +129,73 @@ def word_vector(normalized_title: str, normalized_body: str, *, title_weight: fl
     tf is sublinear (``1 + ln(count)``); title words count ``title_weight`` times, lead words
     (:data:`LEAD_CHARS`) ``1 + LEAD_WEIGHT`` times.
     """
-    h = _hasher()
     cut = normalized_body.rfind(" ", 0, LEAD_CHARS) if len(normalized_body) > LEAD_CHARS else len(normalized_body)
     lead = normalized_body[: max(cut, 0)]
-    counts = h.transform([normalized_body]) + title_weight * h.transform([normalized_title])
+    parts = [(normalized_body, 1.0), (normalized_title, title_weight)]
     if LEAD_WEIGHT > 0 and lead:
-        counts = counts + LEAD_WEIGHT * h.transform([lead])
-    counts = counts.tocsr()
+        parts.append((lead, LEAD_WEIGHT))
+    counts = weighted_counts(parts)
     counts.data = 1.0 + np.log(counts.data)
     counts = counts.multiply(idf_table()).tocsr()
     return l2_normalize(counts, norm="l2", copy=False)
 
 
+@lru_cache(maxsize=1)
+def _string_hasher() -> FeatureHasher:
+    """The feature hasher inside :func:`_hasher` (tokens to buckets, one count each)."""
+    return _hasher()._get_hasher()
+
+
+_BUCKETS: dict[str, int] = {}  # token (before stemming) -> the bucket of its light stem
+
+
+def _buckets(tokens: Iterable[str]) -> None:
+    """Remember the :func:`_hasher` bucket of the light stem of each new token (one hashing call
+    for all of them: scikit-learn's own hashing, so its buckets)."""
+    new = [t for t in dict.fromkeys(tokens) if t not in _BUCKETS]
+    if not new:
+        return
+    if len(_BUCKETS) > 500_000:
+        _BUCKETS.clear()
+    x = _string_hasher().transform([[light_stem(t)] for t in new])
+    for t, b in zip(new, x.indices[x.indptr[:-1]].tolist(), strict=True):  # one stem, one bucket each
+        _BUCKETS[t] = b
+
+
+def weighted_counts(parts: Iterable[tuple[str, float]]) -> sp.csr_matrix:
+    """``sum(weight * _hasher().transform([text]))`` over ``parts`` (in that order), as a
+    ``(1, N_FEATURES)`` float64 CSR matrix with sorted indices: the same matrix, built from
+    per-stem buckets instead of one vectorizer call per text. Per bucket the sum is taken in
+    the same order (a text without the bucket adds nothing; an entry that sums to 0 is
+    dropped, as scipy's addition drops it)."""
+    tokens = [[text[s:e] for s, e in tokenize_spans(text) if e - s > 1] for text, _ in parts]  # as stems()
+    _buckets(t for toks in tokens for t in toks)
+    per: list[Counter[int]] = [Counter(map(_BUCKETS.__getitem__, toks)) for toks in tokens]
+    weights = [w for _, w in parts]
+    total: dict[int, float] = {}
+    for k, (c, w) in enumerate(zip(per, weights, strict=True)):
+        for b, n in c.items():
+            v = w * float(n) if w != 1.0 or k else float(n)
+            total[b] = total[b] + v if b in total else v
+    keys = sorted(b for b, v in total.items() if v != 0.0)
+    data = np.fromiter((total[b] for b in keys), np.float64, len(keys))
+    return sp.csr_matrix((data, np.asarray(keys, np.int32), np.array([0, len(keys)], np.int32)),
+                         shape=(1, N_FEATURES))
+
+
+def _max_idf(text: str) -> float:
+    """The largest idf of the buckets ``_hasher().transform([text])`` has (1.0 when it has none),
+    from the remembered buckets of its tokens (the same buckets: :func:`stems`' tokens)."""
+    tokens = [text[s:e] for s, e in tokenize_spans(text) if e - s > 1]
+    if not tokens:
+        return 1.0
+    _buckets(tokens)
+    return float(idf_table()[[_BUCKETS[t] for t in tokens]].max())
+
+
 @lru_cache(maxsize=65536)
 def _key_weight(key: str) -> float:
-    idf = idf_table()
-    x = _hasher().transform([key])
-    return float(idf[x.indices].max()) if x.nnz else 1.0
+    return _max_idf(key)
 
 
 #: Weight of a name's single tokens (``N:stem``) relative to their idf: partial evidence that
@@ -159,15 +210,12 @@ _COMPOUND_RE = re.compile(r"\b(عبد|ابو) (?=\S)")
 def _name_tokens(key: str) -> tuple[tuple[str, float], ...]:
     """A name key's tokens of three letters or more (a leading ال dropped; no suffix stripping,
     which would cut names: تبون) with their idf."""
-    idf = idf_table()
-    h = _hasher()
     out = []
     for tok in key.split():
         st = tok[2:] if tok.startswith("ال") and len(tok) >= 5 else tok
         if len(st) < 3:
             continue
-        x = h.transform([st])
-        out.append((st, float(idf[x.indices].max()) if x.nnz else 1.0))
+        out.append((st, _max_idf(st)))
     return tuple(out)
 
 
