@@ -104,6 +104,24 @@ def test_corpus_strings_cut_long_sentences(tmp_path: Path) -> None:
     assert alphabet(strings, 1)[:2] == ["<pad>", "<unk>"] and "ك" in alphabet(strings, 1)
 
 
+def test_training_run_writes_a_model_and_resumes(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from services.extract.ner.training import charlm_train
+
+    corpus = tmp_path / "news.jsonl"
+    rows = [{"title": "عنوان", "body": "كتب الرئيس في بغداد. قال الوزير امس"}] * 12
+    corpus.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    out = tmp_path / "lm.npz"
+    cfg = {"hidden": 4, "char_dim": 3, "minutes": 0.01, "min_count": 1}
+    first = charlm_train.run(corpus, out, log=lambda _: None, **cfg)
+    assert first["steps"] >= 1 and out.exists() and Path(str(out) + ".pt").exists()
+    with np.load(out) as z:
+        assert CharLM({k: z[k] for k in z.files if k != "meta"}).dim == 8
+    again = charlm_train.run(corpus, out, log=lambda _: None, resume=Path(str(out) + ".pt"),
+                             **{**cfg, "hidden": 99})  # sizes come from the checkpoint
+    assert again["hidden"] == 4 and again["total"]["steps"] == first["steps"] + again["steps"]
+
+
 def _net_params_with_lm(n_lm: int) -> dict:
     p = _random_params(seed=3)
     rng = np.random.default_rng(4)

@@ -11,7 +11,9 @@ half predicts the next character, the backward half the previous one. Command::
         ../shared/data/news/ant-20k.jsonl.gz /tmp/charlm.npz --minutes 25
 
 Every tenth article (the ``ant-2k`` benchmark articles) is left out; 300 of the remaining
-sentences are held out to report bits per character.
+sentences (a tenth of a small corpus) are held out to report bits per character. Beside ``OUT`` a torch checkpoint
+``OUT.pt`` (weights with the softmax layers, optimizer state, alphabet) lets ``--resume OUT.pt``
+go on training for another budget.
 """
 
 from __future__ import annotations
@@ -122,8 +124,12 @@ def _batch(seqs: Sequence[np.ndarray]):
     return torch.from_numpy(ids), lengths
 
 
-def run(corpus: Path, out: Path, limit: int | None = None, log=print, **overrides) -> dict:
-    """Train both directions for ``minutes`` of wall time (one torch thread), write ``out``.
+def run(corpus: Path, out: Path, limit: int | None = None, log=print, resume: Path | None = None,
+        **overrides) -> dict:
+    """Train both directions for ``minutes`` of wall time (one torch thread), write ``out`` (the
+    :class:`charlm.CharLM` arrays) and ``out.pt`` (checkpoint); ``resume``: a checkpoint to go
+    on from (its alphabet and sizes are kept; the held-out sentences are the same for the same
+    ``seed``).
 
     Returns ``{"train_s", "prep_s", "steps", "chars_seen", "dev_bpc", "size_bytes", ...}``;
     ``dev_bpc`` is the mean of both directions' bits per character on the held-out sentences."""
@@ -136,14 +142,24 @@ def run(corpus: Path, out: Path, limit: int | None = None, log=print, **override
     t0 = time.time()
     strings = corpus_strings(corpus, cfg["max_chars"], limit)
     rng.shuffle(strings)
-    dev_s, fit_s = strings[:300], strings[300:]
-    chars = alphabet(fit_s, cfg["min_count"])
+    n_dev = min(300, len(strings) // 10)  # held out (300 on the news corpus)
+    dev_s, fit_s = strings[:n_dev], strings[n_dev:]
+    ckpt = None
+    if resume is not None:
+        ckpt = torch.load(resume, weights_only=False)
+        cfg.update({k: ckpt["cfg"][k] for k in ("hidden", "char_dim")})
+    chars = ckpt["chars"] if ckpt else alphabet(fit_s, cfg["min_count"])
     fit, dev = encode(fit_s, chars), encode(dev_s, chars)
     prep_s = time.time() - t0
     log(json.dumps({"sentences": len(fit), "chars": int(sum(map(len, fit))), "alphabet": len(chars),
                     "prep_s": round(prep_s, 1)}))
     net = make_lm(len(chars), cfg)
     opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"])
+    done = {"train_s": 0.0, "chars_seen": 0, "steps": 0}  # of earlier budgets (resumed)
+    if ckpt:
+        net.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["opt"])
+        done = ckpt["done"]
     # batches of similar length, in random order; a fresh order per pass
     by_len = sorted(range(len(fit)), key=lambda i: len(fit[i]))
 
@@ -155,7 +171,7 @@ def run(corpus: Path, out: Path, limit: int | None = None, log=print, **override
                 loss, m = net.loss(*_batch(dev[k : k + 64]))
                 tot, n = tot + float(loss), n + m
         net.train()
-        return tot / n / np.log(2)
+        return tot / max(n, 1) / np.log(2)
 
     t1 = time.time()
     budget = cfg["minutes"] * 60
@@ -185,10 +201,15 @@ def run(corpus: Path, out: Path, limit: int | None = None, log=print, **override
         else:
             passes += 1
     train_s = time.time() - t1
+    total = {"train_s": done["train_s"] + train_s, "chars_seen": done["chars_seen"] + seen,
+             "steps": done["steps"] + steps}
     report = {"train_s": round(train_s, 1), "prep_s": round(prep_s, 1), "steps": steps,
               "chars_seen": seen, "passes": passes, "dev_bpc": round(dev_bpc(), 3),
-              "corpus_chars": int(sum(map(len, fit))), **cfg}
+              "corpus_chars": int(sum(map(len, fit))), "resumed": str(resume) if resume else None,
+              "total": {k: round(v, 1) for k, v in total.items()}, **cfg}
     report["size_bytes"] = export(net, chars, report, out)
+    torch.save({"model": net.state_dict(), "opt": opt.state_dict(), "chars": list(chars), "cfg": cfg,
+                "done": total}, Path(str(out) + ".pt"))
     report["history"] = history
     return report
 
@@ -198,10 +219,12 @@ def main(argv: Sequence[str] | None = None) -> None:  # pragma: no cover
     ap.add_argument("corpus", type=Path)
     ap.add_argument("out", type=Path)
     ap.add_argument("--limit", type=int, default=None, help="articles read (default: all)")
+    ap.add_argument("--resume", type=Path, default=None, help="checkpoint OUT.pt of an earlier run")
     for k, v in DEFAULTS.items():
         ap.add_argument("--" + k.replace("_", "-"), type=type(v), default=v)
     args = ap.parse_args(argv)
-    rep = run(args.corpus, args.out, args.limit, **{k: getattr(args, k) for k in DEFAULTS})
+    rep = run(args.corpus, args.out, args.limit, resume=args.resume,
+              **{k: getattr(args, k) for k in DEFAULTS})
     print(json.dumps({k: v for k, v in rep.items() if k != "history"}, indent=2))
 
 
