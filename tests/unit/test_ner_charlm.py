@@ -120,6 +120,13 @@ def test_training_run_writes_a_model_and_resumes(tmp_path: Path) -> None:
     again = charlm_train.run(corpus, out, log=lambda _: None, resume=Path(str(out) + ".pt"),
                              **{**cfg, "hidden": 99})  # sizes come from the checkpoint
     assert again["hidden"] == 4 and again["total"]["steps"] == first["steps"] + again["steps"]
+    warm = charlm_train.run(corpus, tmp_path / "warm.npz", log=lambda _: None, init=out,
+                            warm_steps=10**6, **cfg)  # start from an exported file: softmax only
+    assert warm["init"] == str(out) and warm["steps"] >= 1
+    with np.load(out) as a, np.load(tmp_path / "warm.npz") as b:
+        assert list(a["chars"]) == list(b["chars"])
+        for k in ("emb", "w_ih_f", "w_hh_b", "b_f", "b_b"):  # frozen while the softmax is fitted
+            assert np.allclose(a[k], b[k], atol=1e-6), k
 
 
 def _net_params_with_lm(n_lm: int) -> dict:

@@ -124,12 +124,35 @@ def _batch(seqs: Sequence[np.ndarray]):
     return torch.from_numpy(ids), lengths
 
 
+def load_init(net, path: Path) -> list[str]:
+    """Character embedding and LSTM weights of ``net`` from an exported model file ``path``
+    (:func:`export`; the summed biases go to ``bias_ih``, ``bias_hh`` is zeroed: the same
+    function). The softmax layers, absent from that file, stay as initialised. Returns the
+    alphabet of the file."""
+    import torch
+
+    with np.load(path, allow_pickle=False) as z:
+        a = {k: torch.from_numpy(np.asarray(z[k], np.float32)) for k in z.files if k not in ("meta", "chars")}
+        chars = [str(c) for c in z["chars"]]
+    sd = net.state_dict()
+    sd["emb.weight"] = a["emb"]
+    for d, suf in (("f", ""), ("b", "_reverse")):
+        sd[f"lstm.weight_ih_l0{suf}"] = a[f"w_ih_{d}"]
+        sd[f"lstm.weight_hh_l0{suf}"] = a[f"w_hh_{d}"]
+        sd[f"lstm.bias_ih_l0{suf}"] = a[f"b_{d}"]
+        sd[f"lstm.bias_hh_l0{suf}"] = torch.zeros_like(a[f"b_{d}"])
+    net.load_state_dict(sd)
+    return chars
+
+
 def run(corpus: Path, out: Path, limit: int | None = None, log=print, resume: Path | None = None,
-        **overrides) -> dict:
+        init: Path | None = None, warm_steps: int = 300, **overrides) -> dict:
     """Train both directions for ``minutes`` of wall time (one torch thread), write ``out`` (the
     :class:`charlm.CharLM` arrays) and ``out.pt`` (checkpoint); ``resume``: a checkpoint to go
     on from (its alphabet and sizes are kept; the held-out sentences are the same for the same
-    ``seed``).
+    ``seed``); ``init``: an exported model file (:func:`export`, no checkpoint) to start from, its
+    sizes given by ``hidden``/``char_dim``: the softmax layers are trained alone for
+    ``warm_steps`` steps first (embedding and LSTM frozen), then everything.
 
     Returns ``{"train_s", "prep_s", "steps", "chars_seen", "dev_bpc", "size_bytes", ...}``;
     ``dev_bpc`` is the mean of both directions' bits per character on the held-out sentences."""
@@ -148,7 +171,11 @@ def run(corpus: Path, out: Path, limit: int | None = None, log=print, resume: Pa
     if resume is not None:
         ckpt = torch.load(resume, weights_only=False)
         cfg.update({k: ckpt["cfg"][k] for k in ("hidden", "char_dim")})
-    chars = ckpt["chars"] if ckpt else alphabet(fit_s, cfg["min_count"])
+    if init is not None:
+        with np.load(init, allow_pickle=False) as z:
+            chars = [str(c) for c in z["chars"]]
+    else:
+        chars = ckpt["chars"] if ckpt else alphabet(fit_s, cfg["min_count"])
     fit, dev = encode(fit_s, chars), encode(dev_s, chars)
     prep_s = time.time() - t0
     log(json.dumps({"sentences": len(fit), "chars": int(sum(map(len, fit))), "alphabet": len(chars),
@@ -160,6 +187,12 @@ def run(corpus: Path, out: Path, limit: int | None = None, log=print, resume: Pa
         net.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["opt"])
         done = ckpt["done"]
+    frozen: list = []
+    if init is not None:
+        load_init(net, init)
+        frozen = [q for n, q in net.named_parameters() if not n.startswith("dec_")]
+        for q in frozen:
+            q.requires_grad_(False)
     # batches of similar length, in random order; a fresh order per pass
     by_len = sorted(range(len(fit)), key=lambda i: len(fit[i]))
 
@@ -190,6 +223,10 @@ def run(corpus: Path, out: Path, limit: int | None = None, log=print, resume: Pa
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             opt.step()
             steps += 1
+            if frozen and steps == warm_steps:  # softmax layers fitted: train everything
+                for q in frozen:
+                    q.requires_grad_(True)
+                frozen = []
             seen += m // 2
             run_loss, run_n = run_loss + float(loss.detach()), run_n + m
             if steps % 500 == 0:
@@ -206,6 +243,7 @@ def run(corpus: Path, out: Path, limit: int | None = None, log=print, resume: Pa
     report = {"train_s": round(train_s, 1), "prep_s": round(prep_s, 1), "steps": steps,
               "chars_seen": seen, "passes": passes, "dev_bpc": round(dev_bpc(), 3),
               "corpus_chars": int(sum(map(len, fit))), "resumed": str(resume) if resume else None,
+              "init": str(init) if init else None,
               "total": {k: round(v, 1) for k, v in total.items()}, **cfg}
     report["size_bytes"] = export(net, chars, report, out)
     torch.save({"model": net.state_dict(), "opt": opt.state_dict(), "chars": list(chars), "cfg": cfg,
@@ -220,10 +258,14 @@ def main(argv: Sequence[str] | None = None) -> None:  # pragma: no cover
     ap.add_argument("out", type=Path)
     ap.add_argument("--limit", type=int, default=None, help="articles read (default: all)")
     ap.add_argument("--resume", type=Path, default=None, help="checkpoint OUT.pt of an earlier run")
+    ap.add_argument("--init", type=Path, default=None,
+                    help="exported LM file to start from (softmax layers re-fitted first)")
+    ap.add_argument("--warm-steps", type=int, default=300)
     for k, v in DEFAULTS.items():
         ap.add_argument("--" + k.replace("_", "-"), type=type(v), default=v)
     args = ap.parse_args(argv)
-    rep = run(args.corpus, args.out, args.limit, resume=args.resume,
+    rep = run(args.corpus, args.out, args.limit, resume=args.resume, init=args.init,
+              warm_steps=args.warm_steps,
               **{k: getattr(args, k) for k in DEFAULTS})
     print(json.dumps({k: v for k, v in rep.items() if k != "history"}, indent=2))
 
