@@ -41,9 +41,9 @@ def sentence_string(norms: Sequence[str]) -> tuple[str, np.ndarray, np.ndarray]:
 class CharLM:
     """A forward and a backward one-layer character LSTM language model (numpy inference).
 
-    ``params``: arrays of the model file (:func:`training.charlm_train.export` writes them with a
-    ``lm_`` prefix inside the tagger's ``.npz``): ``chars`` (V,) the alphabet (ids 0 and 1 are
-    padding and unknown), ``emb`` (V, E), and per direction ``d`` in ``("f", "b")``: ``w_ih_d``
+    ``params``: the arrays :func:`training.charlm_train.export` writes (``neural_train --charlm``
+    copies them into the tagger's ``.npz`` with the prefix ``lm_``): ``chars`` (V,) the alphabet
+    (ids 0 and 1 are padding and unknown), ``emb`` (V, E), and per direction ``d`` in ``("f", "b")``: ``w_ih_d``
     (4H, E), ``w_hh_d`` (4H, H), ``b_d`` (4H,) (PyTorch's gate order i, f, g, o; the two biases
     summed). The character embedding and the input weights are folded into one table per
     direction, ``(V, 4H)``, so a time step is one ``(n, H) @ (H, 4H)`` product per direction."""
@@ -80,7 +80,8 @@ class CharLM:
         ``text[:j + 1]``, ``bwd[j]`` the backward state after reading ``text[j:]`` from the end.
 
         All texts run together (time-major, longest first, one matrix product per direction and
-        step). Empty texts give ``(0, H)`` arrays."""
+        step); memory about ``8 H`` bytes per character of the batch. Empty texts give ``(0, H)``
+        arrays. Characters outside the alphabet read as :data:`UNK` (no error)."""
         H, H4 = self.H, 4 * self.H
         lens = np.fromiter(map(len, texts), np.int64, len(texts))
         order = np.argsort(-lens, kind="stable")
