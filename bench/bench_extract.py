@@ -1,13 +1,14 @@
 """Throughput of the extract stage with an offline recognizer, one worker (one process).
 
     python bench/bench_extract.py [--recognizer bilstm|crf] [--limit 2000] [--batch 32]
-                                  [--recognizer-only]
+                                  [--recognizer-only] [--model FILE.npz]
 
 Reads ``../shared/data/news/ant-2k.jsonl`` (skips when the corpus is absent), turns each line
 into stories with the ingest gate and the normalizer (not timed), then times what one extract
 worker does per batch of 32 (the agent's batch size): ``Extractor.extract_batch`` — entity
 recognition, canonical keys, place linking and date resolution. ``--recognizer-only`` times
-``recognize_batch`` on the bodies alone. Prints articles/s, characters/s and CPU seconds
+``recognize_batch`` on the bodies alone. ``--model`` times the BiLSTM recognizer with that model file
+(e.g. one with character-LM features) instead of the shipped one. Prints articles/s, characters/s and CPU seconds
 (``time.process_time``, steadier than wall time on a busy machine).
 """
 
@@ -35,6 +36,8 @@ def main() -> int:
                     help="offline recognizer (default: HADATH_RECOGNIZER / the settings default)")
     ap.add_argument("--recognizer-only", action="store_true",
                     help="time recognize_batch on the bodies only (no places, dates, keys)")
+    ap.add_argument("--model", type=Path, default=None,
+                    help="BiLSTM model file (default: the shipped model/anercorp-bilstm.npz)")
     args = ap.parse_args()
     if not args.corpus.exists():
         print(f"skip: {args.corpus} not found")
@@ -49,7 +52,13 @@ def main() -> int:
         lines = [line for _, line in zip(range(args.limit), fh)]
     stories = [normalize_article(a) for line in lines for a in process_raw(line.encode(), ingested_at=now)]
     t0 = time.perf_counter()
-    extractor = Extractor(name)
+    if args.model is not None:
+        from services.extract.ner.neural import NeuralRecognizer
+
+        name = f"bilstm ({args.model})"
+        extractor = Extractor(NeuralRecognizer(args.model))
+    else:
+        extractor = Extractor(name)
     load_s = time.perf_counter() - t0
     n_ent = 0
     t0, c0 = time.perf_counter(), time.process_time()

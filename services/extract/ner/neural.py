@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from services.extract.ner import charlm as charlm_mod
 from services.extract.ner import clusters as clusters_mod
 from services.extract.ner import gazetteers as gaz_mod
 from services.extract.ner.bio import bio_spans
@@ -73,7 +74,12 @@ class NeuralRecognizer:
         with np.load(self.model_path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
             params = {k: z[k] for k in z.files
-                      if k not in ("meta", "words", "chars", "flags") and ":" not in k}
+                      if k not in ("meta", "words", "chars", "flags") and ":" not in k
+                      and not k.startswith("lm_")}
+            # character language models (contextual string embeddings, Akbik et al. 2018)
+            self.charlm = charlm_mod.load_prefixed(z)
+            if self.charlm is not None:
+                params["lm_width"] = np.array(self.charlm.dim)
             members = [params]
             for m in range(1, int(meta.get("members", 1))):  # ensemble: "m1:conv_w", ...
                 members.append({**params, **{k.split(":", 1)[1]: z[k] for k in z.files
@@ -104,20 +110,26 @@ class NeuralRecognizer:
         bound the memory (about 4 KB per token)."""
         groups = ((g, pack_batch([items[i] for i in g]))
                   for g in length_groups([len(x["w"]) for x in items], self.pack_tokens))
-        return self._run_packed(groups, len(items), marginals)
+        return self._run_packed(groups, len(items), marginals, [x["key"] for x in items])
 
-    def _run_packed(self, groups: Iterable[tuple[list[int], dict]], n: int, marginals: bool
-                    ) -> tuple[list[list[int]], list]:
+    def _run_packed(self, groups: Iterable[tuple[list[int], dict]], n: int, marginals: bool,
+                    norms: Sequence[Sequence[str]] | None = None) -> tuple[list[list[int]], list]:
         """:meth:`_run` of packed groups ``(sentence numbers, pack_batch dict)`` of ``n``
         sentences (:func:`pack_documents` makes them for whole articles).
 
         BLAS runs on one thread here: the matrices are small and multi-threaded OpenBLAS made
-        the benchmark ~40 % slower on the shared 2-core machine."""
+        the benchmark ~40 % slower on the shared 2-core machine. A network that reads
+        character-LM features gets them here for each group at once (``norms``: the normalised
+        tokens of each of the ``n`` sentences; :meth:`CharLM.embed` over the group's sentences,
+        one matrix product per direction and character step for the whole group)."""
         paths: list = [None] * n
         probs: list = [None] * n
         ctl = _blas_controller()
         with ctl.limit(limits=1, user_api="blas") if ctl is not None else nullcontext():
             for group, batch in groups:
+                if self.charlm is not None:
+                    batch["lm"] = np.concatenate(self.charlm.embed(
+                        [norms[group[g]] for g in batch["order"].tolist()]))
                 ps, mg = self.net.packed_decode(self.net.packed_emissions(batch), batch["lengths"], marginals)
                 for b, g in enumerate(batch["order"]):
                     i = group[g]
@@ -170,7 +182,7 @@ class NeuralRecognizer:
             return out
         # the whole batch featurised at once (neural_packed: the arrays pack_batch would give)
         groups, norms = pack_documents(self.feat, docs, self._use_doc, self.pack_tokens)
-        paths, probs = self._run_packed(groups, len(sent_meta), marginals=True)
+        paths, probs = self._run_packed(groups, len(sent_meta), marginals=True, norms=norms)
         tags = [[self.tags[t] for t in path] for path in paths]
         k = 0
         while k < len(sent_meta):  # per text: the article is the document

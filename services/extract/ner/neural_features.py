@@ -310,7 +310,8 @@ def pad_batch(items: Sequence[dict], n_flags: int, dedupe: bool = False) -> dict
     """Padded arrays of a batch of :meth:`Featurizer.sentence` outputs (``mask`` (B, T)).
 
     With ``dedupe`` the characters are given once per distinct word (``uch`` (U, L) and the
-    index ``u`` (B, T)) instead of per token (``ch`` (B, T, L))."""
+    index ``u`` (B, T)) instead of per token (``ch`` (B, T, L)). Items with character-LM features
+    (``"lm"`` (n, D)) give ``lm`` (B, T, D) float32, zero past each sentence's end."""
     B = len(items)
     T = max(len(x["w"]) for x in items)
     w = np.zeros((B, T), np.int64)
@@ -351,6 +352,10 @@ def pad_batch(items: Sequence[dict], n_flags: int, dedupe: bool = False) -> dict
             ft.extend([t] * len(ids))
             ff.extend(ids)
     fl[fb, ft, ff] = 1.0
+    if "lm" in items[0]:  # contextual string embeddings (services.extract.ner.charlm), padded
+        lm = out["lm"] = np.zeros((B, T, items[0]["lm"].shape[1]), np.float32)
+        for b, x in enumerate(items):
+            lm[b, : len(x["w"])] = x["lm"]
     if dedupe:
         uch = np.zeros((len(rows), MAX_CHARS), np.int64)
         for j, ids in enumerate(rows):
@@ -374,7 +379,8 @@ def pack_batch(items: Sequence[dict]) -> dict:
     them): ``u`` (N,) int64 index of its distinct word; per distinct word (U): ``ukeys`` (its
     normalised form), ``uw``, ``unp`` (U,) int64 word ids, ``ucl`` (U, 3) int64 cluster ids,
     ``uch`` (U, MAX_CHARS) int64 character ids; the multi-hot clues as sorted coordinates
-    ``fl_indptr`` (N + 1,) and ``fl_indices`` (nnz,) int32 (a CSR matrix of N rows)."""
+    ``fl_indptr`` (N + 1,) and ``fl_indices`` (nnz,) int32 (a CSR matrix of N rows); when the
+    items carry character-LM features, ``lm`` (N, D) float32 in the same token order."""
     order = sorted(range(len(items)), key=lambda i: -len(items[i]["w"]))
     lengths = np.fromiter((len(items[i]["w"]) for i in order), np.int64, len(order))
     offsets = np.zeros(len(order), np.int64)
@@ -405,7 +411,10 @@ def pack_batch(items: Sequence[dict]) -> dict:
     for j, ids in enumerate(rows):
         uch[j, : len(ids)] = ids
     T = int(lengths[0]) if len(lengths) else 0
+    extra = {"lm": np.concatenate([items[i]["lm"] for i in order]).astype(np.float32)} \
+        if items and "lm" in items[0] else {}
     return {
+        **extra,
         "order": np.asarray(order, np.int64), "lengths": lengths, "offsets": offsets,
         "steps": (lengths[None, :] > np.arange(T)[:, None]).sum(axis=1),
         "u": np.asarray(u, np.int64), "ukeys": list(uniq),

@@ -32,7 +32,10 @@ class BiLstmCrf:
     """The exported network (weights from an ``.npz``) with numpy forward, Viterbi and marginals."""
 
     def __init__(self, params: Mapping) -> None:
-        p = {k: np.asarray(v, np.float32) for k, v in params.items()}
+        p = {k: np.asarray(v, np.float32) for k, v in params.items() if k != "lm_width"}
+        # width of the character-LM features (services.extract.ner.charlm; 0: none): input rows
+        # between the context-free word part and the multi-hot clues
+        self.n_lm = int(params.get("lm_width", 0))
         self.p = p
         self._cache: dict[str, np.ndarray] = {}
         if "lstm_w_ih" in p:
@@ -55,9 +58,11 @@ class BiLstmCrf:
             self.k = k
             self.conv_w = np.ascontiguousarray(p["conv_w"].transpose(2, 1, 0).reshape(-1, p["conv_w"].shape[0]))
             # rows of the input weights that the multi-hot clues read (the last input features)
-            self._n_flags = self.w_ih.shape[0] - (2 * p["word_emb"].shape[1] + p["conv_w"].shape[0]
-                                                  + sum(p[f"cl{j}_emb"].shape[1] for j in range(3)))
+            self._n_word = (2 * p["word_emb"].shape[1] + p["conv_w"].shape[0]
+                            + sum(p[f"cl{j}_emb"].shape[1] for j in range(3)))
+            self._n_flags = self.w_ih.shape[0] - self._n_word - self.n_lm
             self._w_fl = np.ascontiguousarray(self.w_ih[-self._n_flags:])
+            self._w_lm = np.ascontiguousarray(self.w_ih[self._n_word : self._n_word + self.n_lm])
 
     def _char_features(self, ch: np.ndarray) -> np.ndarray:
         """Max-pooled ReLU char-CNN features of (N, L) character ids -> (N, F)."""
@@ -94,15 +99,17 @@ class BiLstmCrf:
             xu = np.concatenate([p["word_emb"][batch["uw"]], p["word_emb"][batch["unp"]],
                                  self._cached_char_features(batch["ukeys"], batch["uch"]),
                                  *[p[f"cl{j}_emb"][batch["ucl"][:, j]] for j in range(3)]], axis=-1)
-            nf = batch["fl"].shape[-1]
-            xi = (xu @ self.w_ih[:-nf])[batch["u"]]
-            xi += batch["fl"] @ self.w_ih[-nf:]
+            xi = (xu @ self.w_ih[: self._n_word])[batch["u"]]
+            if self.n_lm:
+                xi += batch["lm"] @ self._w_lm
+            xi += batch["fl"] @ self._w_fl
             xi += self.b_ih
         else:
             chf = self._char_features(batch["ch"].reshape(B * T, -1)).reshape(B, T, -1)
+            lm = [batch["lm"]] if self.n_lm else []
             x = np.concatenate([p["word_emb"][batch["w"]], p["word_emb"][batch["np"]], chf,
                                 *[p[f"cl{j}_emb"][batch["cl"][..., j]] for j in range(3)],
-                                batch["fl"]], axis=-1)
+                                *lm, batch["fl"]], axis=-1)
             xi = x @ self.w_ih + self.b_ih  # (B, T, 8H): forward gates then backward gates
         maskf = mask.astype(np.float32)[..., None]
         h = np.zeros((B, 2 * H), np.float32)
@@ -139,7 +146,9 @@ class BiLstmCrf:
         The same numbers as :meth:`emissions` without padding: the LSTM runs both directions
         over all the sentences at once, one matrix product per direction and time step for the
         ``steps[t]`` sentences still running (the forward one reads token ``t`` of each, the
-        backward one token ``length - 1 - t``); the multi-hot clues enter as a sparse product."""
+        backward one token ``length - 1 - t``); the multi-hot clues enter as a sparse product,
+        the character-LM features (``batch["lm"]`` (N, n_lm) float32, when the network reads
+        them) as a dense one."""
         import scipy.sparse as sp
 
         p = self.p
@@ -150,10 +159,12 @@ class BiLstmCrf:
                              self._cached_char_features(batch["ukeys"], batch["uch"]),
                              *[p[f"cl{j}_emb"][batch["ucl"][:, j]] for j in range(3)]], axis=-1)
         nf = self._n_flags
-        xi = (xu @ self.w_ih[:-nf])[batch["u"]]
+        xi = (xu @ self.w_ih[: self._n_word])[batch["u"]]
         fl = sp.csr_matrix((np.ones(len(batch["fl_indices"]), np.float32), batch["fl_indices"],
                             batch["fl_indptr"]), shape=(N, nf))
         xi += fl @ self._w_fl
+        if self.n_lm:  # contextual string embeddings (N, n_lm), in the batch's token order
+            xi += batch["lm"] @ self._w_lm
         xi += self.b_ih
         # time-major token indices: step t covers the first steps[t] sentences
         T = len(steps)

@@ -30,14 +30,18 @@ def _tags_from_entities(recognizer, words: Sequence[str]) -> list[str]:
     return tags
 
 
-def evaluate(recognizer, gold_path: Path) -> dict:
+def evaluate(recognizer, gold_path: Path, fold: int | None = None) -> dict:
     """Micro and per-label precision/recall/F1 of ``recognizer`` on ``gold_path``.
 
     Uses ``recognizer.tag_tokens`` on the gold words when available, else ``recognize_batch``.
+    ``fold``: only the k-th contiguous sixth of the file (the held-out part of ``neural_train
+    --dev-fold k``).
     """
     from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
 
     sents = read_conll(Path(gold_path))
+    if fold is not None:
+        sents = sents[len(sents) * fold // 6 : len(sents) * (fold + 1) // 6]
     words = [w for w, _ in sents]
     gold = [t for _, t in sents]
     t0 = time.perf_counter()
@@ -64,13 +68,13 @@ def evaluate(recognizer, gold_path: Path) -> dict:
     }
 
 
-def load_recognizer(name: str = "bilstm", model: Path | None = None):
+def load_recognizer(name: str = "bilstm", model: Path | None = None, propagate: bool = True):
     """The recognizer ``name`` (``crf``, ``bilstm``, or any name :func:`get_recognizer` knows),
-    from ``model`` when given."""
+    from ``model`` when given; ``propagate``: the BiLSTM's document propagation."""
     if name == "bilstm":
         from services.extract.ner.neural import NeuralRecognizer
 
-        return NeuralRecognizer(model) if model else NeuralRecognizer()
+        return NeuralRecognizer(model, propagate=propagate)
     if name == "crf":
         from services.extract.ner.crf import CrfRecognizer
 
@@ -83,10 +87,10 @@ def load_recognizer(name: str = "bilstm", model: Path | None = None):
 
 
 def eval_main(gold: Path, as_json: bool = False, model: Path | None = None,
-              recognizer: str = "bilstm") -> int:
-    """CLI hook: evaluate an offline recognizer (default the BiLSTM-CRF) on ``gold``; print a rich
-    table or JSON. Returns 0."""
-    result = evaluate(load_recognizer(recognizer, model), Path(gold))
+              recognizer: str = "bilstm", fold: int | None = None, propagate: bool = True) -> int:
+    """CLI hook: evaluate an offline recognizer (default the BiLSTM-CRF) on ``gold`` (its sixth
+    ``fold`` only, when given); print a rich table or JSON. Returns 0."""
+    result = evaluate(load_recognizer(recognizer, model, propagate), Path(gold), fold)
     result["recognizer"] = recognizer
     if as_json:
         print(json.dumps(result, indent=2))
@@ -115,8 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--model", type=Path, default=None)
     ap.add_argument("--recognizer", choices=("crf", "bilstm"), default="bilstm")
+    ap.add_argument("--fold", type=int, default=None,
+                    help="only the k-th sixth of GOLD (the held-out part of neural_train --dev-fold k)")
+    ap.add_argument("--no-propagate", action="store_true", help="BiLSTM without document propagation")
     args = ap.parse_args(argv)
-    return eval_main(args.gold, args.json, args.model, args.recognizer)
+    return eval_main(args.gold, args.json, args.model, args.recognizer, args.fold, not args.no_propagate)
 
 
 if __name__ == "__main__":  # pragma: no cover

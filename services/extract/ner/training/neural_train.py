@@ -44,7 +44,7 @@ TAGS = ["O", "B-PERS", "I-PERS", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "
 DEFAULTS = {"epochs": 20, "batch": 16, "lr": 1e-3, "hidden": 96, "char_filters": 64,
             "char_dim": 32, "cl_dim": 16, "dropout": 0.5, "word_dropout": 0.05,
             "vocab": 60_000, "seed": 1, "silver_per_epoch": 0, "silver_weight": 1.0,
-            "soft": 0.0, "mined": 0, "relabel": 0}
+            "soft": 0.0, "mined": 0, "relabel": 0, "charlm": ""}
 
 
 DEFAULT_MINING_INDEX = (Path(os.environ.get("HADATH_HOME") or Path.home() / ".cache" / "hadath")
@@ -171,7 +171,18 @@ def featurize_articles(feat: Featurizer, articles) -> tuple[list[dict], list[np.
     return items, ys
 
 
-def make_net(n_words, n_chars, n_flags, emb, cfg):
+def add_charlm(lm, items: Sequence[dict], chunk: int = 256) -> None:
+    """Give each featurised sentence its contextual string embeddings (Akbik, Blythe & Vollgraf,
+    COLING 2018): ``item["lm"]`` float16 ``(n_tokens, lm.dim)`` from the character language
+    models ``lm`` (:class:`services.extract.ner.charlm.CharLM`) over the sentence's normalised
+    tokens ``item["key"]``, ``chunk`` sentences per batched run."""
+    for k in range(0, len(items), chunk):
+        part = items[k : k + chunk]
+        for it, e in zip(part, lm.embed([it["key"] for it in part]), strict=True):
+            it["lm"] = e.astype(np.float16)  # halves the memory of silver data
+
+
+def make_net(n_words, n_chars, n_flags, emb, cfg, n_lm: int = 0):
     import torch
     from torch import nn
 
@@ -185,7 +196,8 @@ def make_net(n_words, n_chars, n_flags, emb, cfg):
             self.char_emb = nn.Embedding(n_chars, cfg["char_dim"], padding_idx=0)
             self.conv = nn.Conv1d(cfg["char_dim"], cfg["char_filters"], 3, padding=1)
             self.cl = nn.ModuleList(nn.Embedding(n, cfg["cl_dim"]) for n in (65, 257, 1025))
-            d_in = 2 * wdim + cfg["char_filters"] + 3 * cfg["cl_dim"] + n_flags
+            self.n_lm = n_lm  # width of the character-LM features (0: none)
+            d_in = 2 * wdim + cfg["char_filters"] + 3 * cfg["cl_dim"] + n_lm + n_flags
             self.drop = nn.Dropout(cfg["dropout"])
             self.lstm = nn.LSTM(d_in, cfg["hidden"], batch_first=True, bidirectional=True)
             self.out = nn.Linear(2 * cfg["hidden"], len(TAGS))
@@ -200,8 +212,9 @@ def make_net(n_words, n_chars, n_flags, emb, cfg):
             conv = self.conv(ce).transpose(1, 2)  # (BT, L, F)
             conv = conv.masked_fill((ch.view(B * T, -1) == 0)[..., None], -1e4)
             chf = torch.relu(conv.max(dim=1).values).view(B, T, -1)
+            lm = [b["lm"]] if self.n_lm else []
             x = torch.cat([self.word_emb(w), self.word_emb(npw), chf,
-                           *[e(cl[..., j]) for j, e in enumerate(self.cl)], fl], dim=-1)
+                           *[e(cl[..., j]) for j, e in enumerate(self.cl)], *lm, fl], dim=-1)
             x = self.drop(x)
             lengths = mask.sum(1).cpu()
             packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True,
@@ -261,7 +274,9 @@ def batches(items, tags, size, rng):
     return chunks
 
 
-def export(net, words, chars, flags, meta, path: Path) -> int:
+def export(net, words, chars, flags, meta, path: Path, extra: dict | None = None) -> int:
+    """Write the network's arrays (and ``extra`` ones, e.g. the ``lm_`` character LMs) to
+    ``path``; returns the file size."""
     sd = {k: v.detach().cpu().numpy() for k, v in net.state_dict().items()}
     arrays = {
         "word_emb": sd["word_emb.weight"].astype(np.float16),
@@ -272,7 +287,7 @@ def export(net, words, chars, flags, meta, path: Path) -> int:
         "lstm_w_ih_r": sd["lstm.weight_ih_l0_reverse"], "lstm_w_hh_r": sd["lstm.weight_hh_l0_reverse"],
         "lstm_b_r": sd["lstm.bias_ih_l0_reverse"] + sd["lstm.bias_hh_l0_reverse"],
         "out_w": sd["out.weight"], "out_b": sd["out.bias"],
-        "trans": sd["trans"], "start": sd["start"], "end": sd["end"],
+        "trans": sd["trans"], "start": sd["start"], "end": sd["end"], **(extra or {}),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, words=np.array(words), chars=np.array(chars), flags=np.array(flags),
@@ -304,13 +319,14 @@ def torch_decode(net, items, bs=64) -> list[list[str]]:
 
 
 def items_n_flags(net) -> int:
-    return net.lstm.input_size - 2 * net.word_emb.embedding_dim - net.conv.out_channels - 3 * net.cl[0].embedding_dim
+    return (net.lstm.input_size - 2 * net.word_emb.embedding_dim - net.conv.out_channels
+            - 3 * net.cl[0].embedding_dim - net.n_lm)
 
 
 def run(train_path: Path, w2v: Path, out: Path | None, dev_fold: int | None,
         silver: Path | None = None, **overrides) -> dict:
     import torch
-    from seqeval.metrics import f1_score
+    from seqeval.metrics import classification_report, f1_score
 
     cfg = {**DEFAULTS, **overrides}
     torch.manual_seed(cfg["seed"])
@@ -357,13 +373,25 @@ def run(train_path: Path, w2v: Path, out: Path | None, dev_fold: int | None,
         if not cfg["silver_per_epoch"]:
             cfg["silver_per_epoch"] = len(s_items)
     n_silver = len(items) - n_gold
-    net = make_net(len(words), len(chars), len(flags), emb, cfg)
+    clm = lm_arrays = None
+    if cfg["charlm"]:  # contextual string embeddings from the character LMs (training.charlm_train)
+        from services.extract.ner.charlm import CharLM
+
+        tl = time.time()
+        with np.load(cfg["charlm"], allow_pickle=False) as z:
+            lm_arrays = {"lm_" + k: z[k] for k in z.files if k != "meta"}
+        clm = CharLM({k[3:]: v for k, v in lm_arrays.items()})
+        add_charlm(clm, items)
+        add_charlm(clm, dev_items)
+        print(json.dumps({"charlm_features_s": round(time.time() - tl, 1), "lm_dim": clm.dim}), flush=True)
+    net = make_net(len(words), len(chars), len(flags), emb, cfg, clm.dim if clm else 0)
     opt = torch.optim.Adam([q for q in net.parameters() if q.requires_grad], lr=cfg["lr"])
     print(json.dumps({"words": len(words), "chars": len(chars), "flags": len(flags),
                       "gold": n_gold, "silver": n_silver,
                       "prep_s": round(time.time() - t0, 1)}), flush=True)
     history = []
     best = (-1.0, 0)
+    best_labels: dict = {}
     best_state = None
     for ep in range(1, cfg["epochs"] + 1):
         te = time.time()
@@ -409,20 +437,24 @@ def run(train_path: Path, w2v: Path, out: Path | None, dev_fold: int | None,
         if dev:
             pred = torch_decode(net, dev_items)
             rec["dev_f1"] = round(float(f1_score([t for _, t in dev], pred)), 4)
+            rep = classification_report([t for _, t in dev], pred, output_dict=True, zero_division=0)
+            rec["dev_labels"] = {k: round(float(v["f1-score"]), 4) for k, v in sorted(rep.items())
+                                 if not k.endswith(" avg")}
             if rec["dev_f1"] > best[0]:
                 best = (rec["dev_f1"], ep)
+                best_labels = rec["dev_labels"]
                 best_state = {k: v.clone() for k, v in net.state_dict().items()}
         history.append(rec)
         print(json.dumps(rec), flush=True)
     meta = {"tags": TAGS, "doc": True, "parts": True, **cfg, "dev_fold": dev_fold,
             "train_sentences": len(fit), "silver": str(silver) if silver else None,
             "silver_sentences": n_silver}
-    report = {"best_dev": best, "seconds": round(time.time() - t0, 1), "history": history}
+    report = {"best_dev": best, "best_dev_labels": best_labels, "seconds": round(time.time() - t0, 1), "history": history}
     if out is not None:
         if best_state is not None:  # with a dev fold: the weights of the best dev epoch
             net.load_state_dict(best_state)
             meta["epoch"] = best[1]
-        report["size_bytes"] = export(net, words, chars, flags, meta, out)
+        report["size_bytes"] = export(net, words, chars, flags, meta, out, lm_arrays)
         report["model"] = str(out)
     return report
 
