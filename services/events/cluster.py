@@ -428,21 +428,15 @@ def _unit(m: sp.csr_matrix) -> sp.csr_matrix:
     return m
 
 
-def _cosines(a: sp.csr_matrix, rows: Sequence[sp.csr_matrix]) -> np.ndarray:
-    """Cosine of ``a`` (1 × D) with each row (0 for an all-zero side), both sides raw: scikit-learn's
-    ``cosine_similarity(a, vstack(rows))``, the same numbers (see :func:`_unit_cosines`)."""
-    if not rows:
-        return np.zeros(0)
-    return _unit_cosines(_unit(a), sp.vstack([_unit(r) for r in rows], format="csr"))
-
-
 def _unit_cosines(a: sp.csr_matrix, rows: sp.csr_matrix) -> np.ndarray:
     """Dot products of a unit row ``a`` (1 × D, sorted indices) with each unit row of ``rows``
     (CSR, sorted indices), the numbers of scikit-learn's ``cosine_similarity`` on the raw rows.
     Its sparse product sums, per pair, ``a[k] * row[k]`` over the shared columns ``k`` in
     increasing order, from 0.0; here each row's products with ``a``'s value at its columns (0.0
     where ``a`` has none: adding +0.0 changes no sum) are summed in the row's column order, which
-    is the same order: the same sums, without its transposition and validation per call."""
+    is the same order: the same sums, without its transposition and validation per call.
+    ``cosine_similarity(a, vstack(rows))`` on raw rows is
+    ``_unit_cosines(_unit(a), vstack([_unit(r) for r in rows]))``."""
     if not rows.shape[0]:
         return np.zeros(0)
     ai, ad = a.indices, a.data
@@ -467,6 +461,8 @@ class EventClusterer:
         self.params = params or EventParams()
         # event id -> (article count, words row, names row): vectors of a state, rebuilt when it grows
         self._vectors: dict[str, tuple[int, sp.csr_matrix, sp.csr_matrix]] = {}
+        # article id -> the decoded features of its provisional record (see _features)
+        self._decoded: dict[str, ArticleFeatures] = {}
 
     def _rows(self, e: EventState) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         """The event's words and names rows, L2-normalized (:func:`_unit`), kept until it grows."""
@@ -595,12 +591,13 @@ class EventClusterer:
         if known is not None:
             return Assignment(f.article_id, self.store.resolve(known), opened=False, score=None)
         p = self.params
-        cands = sorted(self.store.candidates(self.query_for(f)), key=EventState.age_key)
+        query = self.query_for(f)
+        cands = sorted(self.store.candidates(query), key=EventState.age_key)
         scores = self.score_many(f, cands)
         ranked = sorted(zip(scores, cands), key=lambda sc: (-sc[0], sc[1].age_key()))
         if not ranked or ranked[0][0] < p.threshold:
             opened = self._open(f)
-            return replace(opened, moved=self._reassign(f, self.store.get(opened.event_id), cands))
+            return replace(opened, moved=self._reassign(f, query, self.store.get(opened.event_id), cands))
         best_score, best = ranked[0]
         self._absorb(best, f)
         merged: list[str] = []
@@ -616,11 +613,12 @@ class EventClusterer:
         self.store.save(best)
         self.store.assign(f.article_id, best.event_id)
         return Assignment(f.article_id, best.event_id, opened=False, score=best_score, merged=tuple(merged),
-                          moved=self._reassign(f, best, cands))
+                          moved=self._reassign(f, query, best, cands))
 
     # --- articles without time evidence: a second look --------------------------------------
 
-    def _reassign(self, f: ArticleFeatures, event: EventState, cands: Sequence[EventState]) -> tuple[tuple[str, str], ...]:
+    def _reassign(self, f: ArticleFeatures, query: CandidateQuery, event: EventState,
+                  cands: Sequence[EventState]) -> tuple[tuple[str, str], ...]:
         """After an article with time evidence joined or opened ``event``: every member without
         time evidence of the other candidate events moves to ``event`` if it fits it better by
         ``reassign_margin`` (and above ``threshold``). Such a page joined what was there when it
@@ -637,14 +635,14 @@ class EventClusterer:
         moves: list[tuple[str, str]] = []
         event_core: EventState | None = None
         others = {e.event_id: e for e in cands}
-        others.update((e.event_id, e) for e in self.store.provisional_candidates(self.query_for(f)))
+        others.update((e.event_id, e) for e in self.store.provisional_candidates(query))
         for other_id in sorted(others):
             other = others[other_id]
             if other_id == event.event_id or other.merged_into is not None or not other.provisional:
                 continue
             other_core: EventState | None = None
             for article_id, record in list(other.provisional.items()):
-                g = features_from_record(record)
+                g = self._features(record)
                 if event_core is None:
                     event_core = self._core(event)
                 s_new = self._score_core(g, event_core)
@@ -660,6 +658,16 @@ class EventClusterer:
                     self._move(g, other, event)
                     moves.append((article_id, other_id))
         return tuple(moves)
+
+    def _features(self, record: Mapping) -> ArticleFeatures:
+        """The features of a provisional record, decoded once per article (a record never
+        changes: an article's features are a function of the article)."""
+        f = self._decoded.get(record["article_id"])
+        if f is None:
+            if len(self._decoded) > 100_000:
+                self._decoded.clear()
+            f = self._decoded[record["article_id"]] = features_from_record(record)
+        return f
 
     def _score_core(self, g: ArticleFeatures, core: EventState) -> float:
         score = self.score_many(g, [core])[0]
@@ -679,7 +687,7 @@ class EventClusterer:
             return None
         core = self._copy(e)
         for record in e.provisional.values():
-            self._subtract(core, features_from_record(record))
+            self._subtract(core, self._features(record))
         return core
 
     def _without(self, e: EventState, g: ArticleFeatures) -> EventState:

@@ -1,4 +1,4 @@
-"""The events stage's cosines (``cluster._cosines`` / ``_unit_cosines``) are scikit-learn's
+"""The events stage's cosines (``cluster._unit_cosines`` of ``_unit`` rows) are scikit-learn's
 ``cosine_similarity``, bit for bit, on word and name rows like the stage's."""
 
 from __future__ import annotations
@@ -8,8 +8,15 @@ import pytest
 import scipy.sparse as sp
 from sklearn.metrics.pairwise import cosine_similarity
 
-from services.events.cluster import _NAME_HASHER, _cosines, _sparse, _unit, _unit_cosines
+from services.events.cluster import _NAME_HASHER, _sparse, _unit, _unit_cosines
 from services.events.features import N_FEATURES, word_vector
+
+
+def _cosines(a: sp.csr_matrix, rows: list[sp.csr_matrix]) -> np.ndarray:
+    """Raw rows through the stage's cosine, as the stage combines them."""
+    if not rows:
+        return np.zeros(0)
+    return _unit_cosines(_unit(a), sp.vstack([_unit(r) for r in rows], format="csr"))
 
 
 def _random_rows(rng: np.random.Generator, n: int, nnz: int) -> list[sp.csr_matrix]:
