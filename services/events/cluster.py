@@ -41,7 +41,13 @@ opens a new event otherwise. Where it differs:
   or opens an event, the pages of the other candidate events are scored again, each side by its
   members with time evidence: a page moves when the new event fits it better by
   ``reassign_margin`` (an online second look, as EMM's periodic re-clustering and Event
-  Registry's re-assignment give a stream's early, ambiguous articles).
+  Registry's re-assignment give a stream's early, ambiguous articles);
+* a follow-up story retells what it follows ("… الذين قضوا أمس في الهجوم"): an event whose
+  members state, in most of them, an earlier day within ``window_days`` *recaps* the event of
+  that day. A page with no time evidence that fits both goes to the recapped, earlier event
+  unless the follow-up fits it clearly better (``recap_share``), when it is placed and on the
+  second look; and such a page never merges two events whose days differ (it has no day of its
+  own to bridge them with).
 
 State is explicit: one :class:`EventState` per event (JSON-serializable with
 :meth:`EventState.to_dict`), read and written through an :class:`EventStore`. Nothing random: the
@@ -112,6 +118,11 @@ class EventParams:
       time evidence for it to move there (see :meth:`EventClusterer.add_features`).
       At most :data:`MAX_PROVISIONAL` such articles are kept with their features per event (the
       newest); older ones stay where they are.
+    * ``recap_share``: unitless, in [0, 1]. A follow-up story retells the story it follows (the
+      funerals "of those killed yesterday in the strike"), so a page with no time evidence that
+      both fit is, by what it lacks (the follow-up's own news), the earlier story's: it goes to
+      the earlier event when its score there is at least ``1 - recap_share`` of its score against
+      the follow-up (see :meth:`EventClusterer.recaps`).
     """
 
     w_words: float = 0.55
@@ -131,6 +142,7 @@ class EventParams:
     max_terms: int = 400
     query_terms: int = 12
     reassign_margin: float = 0.12
+    recap_share: float = 0.25
 
 
 def event_id_for(article_id: str) -> str:
@@ -599,11 +611,21 @@ class EventClusterer:
             opened = self._open(f)
             return replace(opened, moved=self._reassign(f, query, self.store.get(opened.event_id), cands))
         best_score, best = ranked[0]
+        timed = has_time_evidence(f)
+        if not timed:
+            for s, other in ranked[1:]:
+                if s >= p.threshold and s >= (1.0 - p.recap_share) * best_score and self.recaps(best, other):
+                    best_score, best = s, other
+                    break
         self._absorb(best, f)
         merged: list[str] = []
         for s, other in ranked[1:]:
+            if other is best:
+                continue
             if s < p.merge_threshold or best_score < p.merge_threshold:
                 break
+            if not timed and self._days_differ(best, other):
+                continue
             if self.score_events(best, other) >= p.merge_pair_threshold:
                 survivor, loser = sorted((best, other), key=EventState.age_key)
                 self._merge(survivor, loser)
@@ -627,7 +649,10 @@ class EventClusterer:
         store's :meth:`~EventStore.provisional_candidates` (at any time: an undated page of 2020
         may sit in a 2023 look-alike). Each side is scored by its core: its members with time
         evidence (all but the page itself when it has none), so the undated pages an event
-        gathered do not hold each other. A page that was alone leaves its empty event merged
+        gathered do not hold each other. When the page's event recaps ``event``
+        (:meth:`recaps`), it moves if ``event`` fits it at least ``1 - recap_share`` as well, no
+        margin; when ``event`` recaps the page's event, its score there counts
+        ``1 - recap_share`` before the margin. A page that was alone leaves its empty event merged
         into ``event``. Returns ``(article_id, from_event_id)`` per move."""
         if not has_time_evidence(f):
             return ()
@@ -654,10 +679,34 @@ class EventClusterer:
                     if other_core is None:
                         other_core = self._core(other)
                     s_old = self._score_core(g, other_core or self._without(other, g))
-                if s_new > s_old + p.reassign_margin:
+                if self.recaps(other, event):
+                    better = s_new >= (1.0 - p.recap_share) * s_old
+                elif self.recaps(event, other):
+                    better = (1.0 - p.recap_share) * s_new > s_old + p.reassign_margin
+                else:
+                    better = s_new > s_old + p.reassign_margin
+                if better:
                     self._move(g, other, event)
                     moves.append((article_id, other_id))
         return tuple(moves)
+
+    @staticmethod
+    def _days_differ(a: EventState, b: EventState) -> bool:
+        """Both events have an event day, and not the same one."""
+        return bool(a.event_days and b.event_days and _main_day(a.event_days) != _main_day(b.event_days))
+
+    def recaps(self, later: EventState, earlier: EventState) -> bool:
+        """Whether ``later`` is a follow-up that retells ``earlier``: ``earlier``'s day (its
+        members' most frequent event day) is 1 to ``window_days`` days before ``later``'s, and
+        ``later``'s members state it (``days``) at least once per two of its dated members (the
+        walkie-talkie blasts' reports all say "the pager blasts of yesterday"). A mention years
+        back (the previous emir's death in the report of this one's) is history, not a recap."""
+        if not later.event_days or not earlier.event_days:
+            return False
+        d_later, d_earlier = _main_day(later.event_days), _main_day(earlier.event_days)
+        if not 0 < day_number(d_later) - day_number(d_earlier) <= self.params.window_days:
+            return False
+        return 2 * later.days.get(d_earlier, 0) >= sum(later.event_days.values())
 
     def _features(self, record: Mapping) -> ArticleFeatures:
         """The features of a provisional record, decoded once per article (a record never

@@ -340,3 +340,70 @@ def test_an_undated_page_moves_to_its_own_story_even_months_after_the_look_alike
     assert first.event_id not in {e.event_id for e in c.store.candidates(c.query_for(june))}
     assert b.opened and b.moved == (("u1", first.event_id),)
     assert c.store.get(first.event_id).article_ids == ["a1"]
+
+
+# a follow-up story (the funerals, the next day) recounts the strike of the day before ("أمس")
+FUNERAL = ("شيع الآلاف في موكب حاشد جابت فيه الحشود شوارع المدينة وسط هتافات غاضبة ونعوش ملفوفة بالرايات، "
+           "عناصر كتائب النصر الذين قتلوا أمس بقصف طائرة مسيرة استهدف مخزنا للأسلحة قرب الجسر، وتوعد القيادي "
+           "سامر الجبوري بالثأر خلال كلمة ألقاها في المقبرة.")
+FUNERAL_2 = ("تحول موكب التشييع الحاشد إلى تظاهرة غاضبة جابت شوارع المدينة ونعوش ملفوفة بالرايات، لعناصر كتائب "
+             "النصر الذين قتلوا أمس بقصف طائرة مسيرة، وتوعد القيادي سامر الجبوري في المقبرة بالثأر.")
+STRIKE_PAGE = "قتلى من عناصر كتائب النصر بقصف طائرة مسيرة على مخزن للأسلحة قرب الجسر."
+
+
+def funeral(aid, source, body, hour):
+    # its own day first (the lead), then the day it recounts
+    return art(aid, source, body, published=f"2031-03-05T{hour}:00:00+03:00", entities=MILITIA, places=CITY,
+               dates=["2031-03-05", "2031-03-04"])
+
+
+def undated(aid, body):
+    return art(aid, "outlet-four", body, entities=MILITIA, places=CITY, ingested=UNDATED_LATE)
+
+
+def test_an_undated_page_covered_by_a_story_and_its_follow_up_goes_to_the_story():
+    def place(params, follow_up_first=False):
+        c = EventClusterer(params=params)
+        arts = [strike("a1", "outlet-one", STRIKE, "2031-03-04"),
+                funeral("b1", "outlet-two", FUNERAL, "12"), funeral("b2", "outlet-three", FUNERAL_2, "13")]
+        if follow_up_first:  # a second extract worker ran ahead: the strike's report comes last
+            arts = arts[1:] + arts[:1]
+        ids = {a["article_id"]: c.add(a).event_id for a in arts}
+        c.add(undated("u1", STRIKE_PAGE))
+        assert ids["a1"] != ids["b1"] == ids["b2"]
+        return c.store.resolve(c.store.assignment("u1")), ids
+    # on content alone the page is a little closer to the follow-up, which retells the strike ...
+    where, ids = place(EventParams(recap_share=0.0))
+    assert where == ids["b1"]
+    # ... but what both cover is the earlier story: the follow-up's own news is not in the page
+    where, ids = place(EventParams())
+    assert where == ids["a1"]
+    c = EventClusterer()
+    for a in (funeral("b1", "outlet-two", FUNERAL, "12"), funeral("b2", "outlet-three", FUNERAL_2, "13"),
+              undated("u1", STRIKE_PAGE)):
+        c.add(a)
+    first = c.add(strike("a1", "outlet-one", STRIKE, "2031-03-04"))  # the page came before its story
+    assert first.opened and [m for m, _ in first.moved] == ["u1"] and c.store.assignment("u1") == first.event_id
+
+
+def test_an_undated_page_with_the_follow_up_s_own_news_stays_with_the_follow_up():
+    c = EventClusterer()
+    first = c.add(strike("a1", "outlet-one", STRIKE, "2031-03-04"))
+    later = c.add(funeral("b1", "outlet-two", FUNERAL, "12"))
+    c.add(funeral("b2", "outlet-three", FUNERAL_2, "13"))
+    page = c.add(undated("u1", "موكب تشييع حاشد جاب شوارع المدينة بنعوش ملفوفة بالرايات لعناصر كتائب النصر، "
+                               "وتوعد سامر الجبوري بالثأر في المقبرة."))
+    assert later.event_id != first.event_id and page.event_id == later.event_id
+
+
+def test_an_undated_page_never_merges_two_events_of_different_days():
+    c = EventClusterer(params=EventParams(merge_threshold=0.0, merge_pair_threshold=0.0))
+    first = c.add(strike("a1", "outlet-one", STRIKE, "2031-03-04"))
+    later = c.add(funeral("b1", "outlet-two", FUNERAL, "12"))
+    assert later.event_id != first.event_id
+    page = c.add(undated("u1", STRIKE_PAGE))
+    assert page.merged == () and c.store.get(first.event_id).merged_into is None
+    assert c.store.get(later.event_id).merged_into is None
+    # a dated article may still bridge them (its own day is evidence of its own)
+    bridge = c.add(strike("a2", "outlet-five", STRIKE_2, "2031-03-04"))
+    assert bridge.merged
