@@ -176,8 +176,9 @@ class ClusteredArticle(EnrichedArticle):
 class EventReassignment(_Message):
     """``articles.clustered``: an article already sent with ``merged_from`` now belongs to
     ``event_id`` (its event was merged into that one, or — a page without time evidence — it
-    moved to that event, which fits it better). Key: ``article_id``, so it follows the
-    article's own message on the same partition."""
+    moved to that event, which fits it better, or left ``merged_from`` for an event of its own,
+    no longer fitting it). Key: ``article_id``, so it follows the article's own message on the
+    same partition."""
 
     kind: Literal["reassign"] = "reassign"
     article_id: str

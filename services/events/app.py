@@ -15,8 +15,9 @@ One batch:
    keeps it. When an article bridges two events and they merge, every article of the merged
    event outside this batch gets an :class:`~shared.schemas.EventReassignment` (same key, so
    it follows the article's own message); so does an earlier page without time evidence that
-   moves to the event an article has just joined or opened, because it fits it better
-   (:meth:`~services.events.cluster.EventClusterer.add_features`);
+   moves to the event an article has just joined or opened, because it fits it better, or
+   leaves the event an article has just joined for one of its own, because it no longer fits
+   it (:meth:`~services.events.cluster.EventClusterer.add_features`);
 4. write the changed event documents (bulk, retried for as long as Elasticsearch is down),
    *then* hand the outputs to the stage loop, which acknowledges the batch only once they are
    delivered. A crash between 4 and the acknowledgement replays the batch: its articles are
@@ -128,6 +129,12 @@ class EventsStage:
                         {src, *self.store.merged_from.pop(src, set())})
                 if a not in in_batch:
                     reassigned[a] = (result.event_id, src)
+            for a, dst in result.evicted:  # a page without time evidence no longer fits: its own event
+                rec = self.store.summary(result.event_id).remove(a)
+                if rec is not None:
+                    self.store.summary(dst).add_record(rec, provisional=True)
+                if a not in in_batch:
+                    reassigned[a] = (dst, result.event_id)
         # where each article is now (a page of this batch may have moved after it was assigned)
         final = {i: self.store.resolve(self.store.assignment(a.article_id) or "") for i, a, _ in good}
         moved = {a: (self.store.resolve(self.store.assignment(a) or e), src) for a, (e, src) in reassigned.items()}

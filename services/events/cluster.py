@@ -118,6 +118,8 @@ class EventParams:
       time evidence for it to move there (see :meth:`EventClusterer.add_features`).
       At most :data:`MAX_PROVISIONAL` such articles are kept with their features per event (the
       newest); older ones stay where they are.
+    * ``evict_share``: unitless; a member without time evidence scoring under
+      ``evict_share · threshold`` against its event's dated members leaves it.
     * ``recap_share``: unitless, in [0, 1]. A follow-up story retells the story it follows (the
       funerals "of those killed yesterday in the strike"), so a page with no time evidence that
       both fit is, by what it lacks (the follow-up's own news), the earlier story's: it goes to
@@ -143,6 +145,7 @@ class EventParams:
     query_terms: int = 12
     reassign_margin: float = 0.12
     recap_share: float = 0.25
+    evict_share: float = 0.5
 
 
 def event_id_for(article_id: str) -> str:
@@ -257,7 +260,9 @@ class EventState:
 class Assignment:
     """The outcome for one article: its ``event_id``, whether it opened the event, its score
     against the event it joined (``None`` when it opened one), the ids merged into it and the
-    earlier articles it made move (``(article_id, from_event_id)``, each now in ``event_id``)."""
+    earlier articles it made move (``(article_id, from_event_id)``, each now in ``event_id``) and
+    the members without time evidence it made leave ``event_id`` for an event of their own
+    (``(article_id, new_event_id)``: they no longer fit it, see :meth:`EventClusterer.add_features`)."""
 
     article_id: str
     event_id: str
@@ -265,6 +270,7 @@ class Assignment:
     score: float | None
     merged: tuple[str, ...] = ()
     moved: tuple[tuple[str, str], ...] = ()
+    evicted: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -598,7 +604,10 @@ class EventClusterer:
 
     def add_features(self, f: ArticleFeatures) -> Assignment:
         """Assign one article: join the best candidate above ``threshold`` or open an event;
-        merge two events the article bridges. An article already assigned keeps its event."""
+        merge two events the article bridges. An article already assigned keeps its event.
+        An article with time evidence then takes a second look at the pages without it: those
+        of other events that fit its event better move to it (:meth:`_reassign`), and those of
+        its event that no longer fit its dated members leave for their own (:meth:`_evict`)."""
         known = self.store.assignment(f.article_id)
         if known is not None:
             return Assignment(f.article_id, self.store.resolve(known), opened=False, score=None)
@@ -634,8 +643,9 @@ class EventClusterer:
                 best = survivor
         self.store.save(best)
         self.store.assign(f.article_id, best.event_id)
+        moved = self._reassign(f, query, best, cands)
         return Assignment(f.article_id, best.event_id, opened=False, score=best_score, merged=tuple(merged),
-                          moved=self._reassign(f, query, best, cands))
+                          moved=moved, evicted=self._evict(f, best))
 
     # --- articles without time evidence: a second look --------------------------------------
 
@@ -689,6 +699,33 @@ class EventClusterer:
                     self._move(g, other, event)
                     moves.append((article_id, other_id))
         return tuple(moves)
+
+    def _evict(self, f: ArticleFeatures, event: EventState) -> tuple[tuple[str, str], ...]:
+        """After an article with time evidence joined ``event``: each member without time
+        evidence that scores under ``evict_share · threshold`` against the event's core (its
+        members with time evidence) leaves for an event of its own (id from the page's and the
+        event's ids), where a later article can still claim it. Such a page joined what was
+        there when it came: another undated page, perhaps the agenda of the day whose report
+        has now come ("الإعلان … في الحادي عشر من ديسمبر المقبل" beside the report of the
+        announcement). The event's opener stays. Returns ``(article_id, new_event_id)`` per page."""
+        p = self.params
+        if not has_time_evidence(f) or not event.provisional:
+            return ()
+        core = self._core(event)
+        if core is None:
+            return ()
+        out: list[tuple[str, str]] = []
+        for article_id, record in list(event.provisional.items()):
+            new_id = event_id_for(f"{article_id}|{event.event_id}")
+            if event.event_id == event_id_for(article_id) or self.store.get(new_id) is not None:
+                continue
+            g = self._features(record)
+            if self._score_core(g, core) >= p.evict_share * p.threshold:
+                continue
+            state = EventState(event_id=new_id, opened_days=g.time.days)
+            self._move(g, event, state)
+            out.append((article_id, new_id))
+        return tuple(out)
 
     @staticmethod
     def _days_differ(a: EventState, b: EventState) -> bool:

@@ -407,3 +407,25 @@ def test_an_undated_page_never_merges_two_events_of_different_days():
     # a dated article may still bridge them (its own day is evidence of its own)
     bridge = c.add(strike("a2", "outlet-five", STRIKE_2, "2031-03-04"))
     assert bridge.merged
+
+
+def test_an_undated_page_leaves_when_the_event_s_dated_reports_do_not_fit_it():
+    # two pages with no date: a report of the announcement, then the agenda that announced its day
+    report = art("u1", "outlet-one", "أعلن الاتحاد الدولي فوز المدينة بتنظيم البطولة بالتزكية بعد انسحاب المنافسين.",
+                 entities=[("ORG", "الاتحاد الدولي")], ingested=UNDATED_LATE)
+    agenda = art("u2", "outlet-two", "حدد الاتحاد الدولي موعد الإعلان الرسمي عن فوز المدينة بتنظيم البطولة في "
+                 "الحادي عشر من ديسمبر المقبل بعد انسحاب المنافسين.", entities=[("ORG", "الاتحاد الدولي")],
+                 ingested=UNDATED_LATE)  # a day and month with no year: no date, but a day it looks forward to
+    c = EventClusterer()
+    first = c.add(report)
+    assert c.add(agenda).event_id == first.event_id  # nothing told them apart yet
+    dated = c.add(art("a1", "outlet-three", "أعلن الاتحاد الدولي اليوم الأربعاء فوز المدينة بتنظيم البطولة بالتزكية "
+                      "بعد انسحاب المنافسين.", entities=[("ORG", "الاتحاد الدولي")],
+                      published="2030-12-11T18:00:00+00:00", dates=["2030-12-11"]))
+    assert dated.event_id == first.event_id
+    assert [a for a, _ in dated.evicted] == ["u2"]
+    new_id = dated.evicted[0][1]
+    assert c.store.assignment("u2") == new_id != first.event_id
+    left, own = c.store.get(first.event_id), c.store.get(new_id)
+    assert left.article_ids == ["u1", "a1"] and own.article_ids == ["u2"] and set(own.provisional) == {"u2"}
+    assert c.add(agenda).event_id == new_id  # a redelivered page keeps where it went
