@@ -429,3 +429,18 @@ def test_an_undated_page_leaves_when_the_event_s_dated_reports_do_not_fit_it():
     left, own = c.store.get(first.event_id), c.store.get(new_id)
     assert left.article_ids == ["u1", "a1"] and own.article_ids == ["u2"] and set(own.provisional) == {"u2"}
     assert c.add(agenda).event_id == new_id  # a redelivered page keeps where it went
+
+
+def test_a_shared_country_alone_does_not_make_two_stories_one():
+    usa = [("الولايات المتحدة", 6252001, "country")]
+    storm = art("a1", "outlet-one", "ضربت عاصفة ثلجية عنيفة الساحل الشرقي وقلبت الرياح شاحنات على الطريق السريع "
+                "ما أسفر عن مقتل خمسة أشخاص وانقطاع الكهرباء عن آلاف المنازل.", places=usa,
+                published="2031-03-04T09:00:00+00:00", dates=["2031-03-04"])
+    summit = art("u1", "outlet-two", "أبدى الزعيم استعداده لتجميد البرنامج النووي خلال القمة المرتقبة، في خطوة "
+                 "رحب بها دبلوماسيون بوصفها بادرة حسن نية قبل المفاوضات.", places=usa, ingested=UNDATED_LATE)
+    c = EventClusterer()
+    first = c.add(storm)
+    # with nothing in time to keep them apart, the one shared name used to carry it (0.35 × 1.0)
+    assert EventClusterer(params=EventParams(names_words_floor=0.0)).score_many(
+        features_of(summit), [c.store.get(first.event_id)])[0] >= EventParams().threshold
+    assert c.add(summit).opened
