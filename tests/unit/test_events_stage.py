@@ -13,7 +13,7 @@ from services.events.features import features_of
 from services.events.store import ElasticStore
 from services.index.indexing import build_batch
 from shared.arabic import normalize
-from shared.schemas import ClusteredArticle, EnrichedArticle, EventReassignment, GeoPoint, Place
+from shared.schemas import ClusteredArticle, DateMention, EnrichedArticle, EventReassignment, GeoPoint, Place
 from shared.settings import Settings
 
 T0 = datetime(2025, 3, 4, 8, 0, tzinfo=UTC)
@@ -233,3 +233,31 @@ def test_an_undated_page_moves_to_its_own_story_with_its_summary_and_a_reassignm
     fresh.load_hits([{"_id": k, "_source": v} for k, v in docs.items()])
     assert fresh.assignment("u1") == b and fresh.get(b).provisional.keys() == {"u1"}
     assert fresh.summaries[b].provisional.keys() == {"u1"}
+
+
+def test_an_undated_page_that_no_longer_fits_leaves_with_its_summary_and_a_reassignment():
+    from services.events.cluster import EventClusterer
+    store = ElasticStore("events")
+    stage = EventsStage.__new__(EventsStage)
+    stage.store, stage.clusterer = store, EventClusterer(store)
+    undated = {"published_at": None, "ingested_at": datetime(2031, 1, 5, tzinfo=UTC)}
+    report = article("u1", "أعلن الاتحاد الدولي فوز المدينة بتنظيم البطولة بالتزكية بعد انسحاب المنافسين",
+                     source="outlet-one").model_copy(update=undated)
+    agenda = article("u2", "حدد الاتحاد الدولي موعد الإعلان الرسمي عن فوز المدينة بتنظيم البطولة في الحادي عشر "
+                     "من ديسمبر المقبل بعد انسحاب المنافسين", source="outlet-two").model_copy(update=undated)
+    dated = article("a1", "أعلن الاتحاد الدولي اليوم فوز المدينة بتنظيم البطولة بالتزكية بعد انسحاب المنافسين",
+                    source="outlet-three").model_copy(update={"published_at": datetime(2030, 12, 11, 18, tzinfo=UTC),
+                                                               "ingested_at": datetime(2030, 12, 11, 19, tzinfo=UTC),
+                                                               "dates": [DateMention(text="اليوم", value="2030-12-11",
+                                                                                     start=20, end=25)]})
+    e = stage._assign([(0, report, features_of(report))])[0][0]
+    assert stage._assign([(0, agenda, features_of(agenda))])[0][0] == e
+    final, moved = stage._assign([(0, dated, features_of(dated))])
+    assert final[0] == e and set(moved) == {"u2"}
+    own, src = moved["u2"]
+    assert src == e and own != e and store.assignment("u2") == own
+    assert [m.article_id for m in store.summary(e).members] == ["u1", "a1"]
+    assert [m.article_id for m in store.summary(own).members] == ["u2"]
+    docs = {d["_id"]: d["_source"] for d in store.dirty_documents(updated_at=T0)}
+    assert docs[e]["article_count"] == 2 and sorted(docs[e]["article_ids"]) == ["a1", "u1"]
+    assert docs[own]["article_count"] == 1 and docs[own]["article_ids"] == ["u2"]
