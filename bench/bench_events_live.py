@@ -76,6 +76,12 @@ def main() -> int:
         for eid, rids in sorted(members.items(), key=lambda kv: min(kv[1])):
             if len({gold[r] for r in rids}) > 1:
                 print(f"  mixed event {eid}: {' '.join(sorted(rids))}")
+        by_gold: dict[str, dict[str, list[str]]] = {}
+        for rid, eid in pred.items():
+            by_gold.setdefault(gold[rid], {}).setdefault(eid, []).append(rid)
+        for g, parts in sorted(by_gold.items()):
+            if len(parts) > 1:
+                print(f"  split {g}: " + " | ".join(" ".join(sorted(r)) for r in sorted(parts.values())))
     finally:
         cleanup(pipe.settings)
     return 0

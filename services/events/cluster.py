@@ -715,7 +715,7 @@ class EventClusterer:
         event's ids), where a later article can still claim it. Such a page joined what was
         there when it came: another undated page, perhaps the agenda of the day whose report
         has now come ("الإعلان … في الحادي عشر من ديسمبر المقبل" beside the report of the
-        announcement). The event's opener stays. Returns ``(article_id, new_event_id)`` per page."""
+        announcement). The event keeps its id when its opener leaves. Returns ``(article_id, new_event_id)`` per page."""
         p = self.params
         if not has_time_evidence(f) or not event.provisional:
             return ()
@@ -725,7 +725,7 @@ class EventClusterer:
         out: list[tuple[str, str]] = []
         for article_id, record in list(event.provisional.items()):
             new_id = event_id_for(f"{article_id}|{event.event_id}")
-            if event.event_id == event_id_for(article_id) or self.store.get(new_id) is not None:
+            if self.store.get(new_id) is not None:
                 continue
             g = self._features(record)
             if self._score_core(g, core) >= p.evict_share * p.threshold:
