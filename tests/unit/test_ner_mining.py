@@ -130,3 +130,17 @@ def test_multiword_names_get_their_own_decision_list(tmp_path) -> None:
     assert not any(a.replace("ة", "ه") in name for _, name in split for a in adjs)
     one = {(r["label"], r["name"]) for r in mining.mine(train, index, split=False, **kw)}
     assert ("ORG", "التجمع الاخضر") not in one
+
+
+def test_relabel_names_keep_seeds_and_multiword_learned_names(mined, monkeypatch) -> None:
+    from services.extract.ner.training import neural_train
+
+    tmp, index, rows = mined
+    mining.save_index(index, tmp / "index.pkl")
+    kw = {"rounds": 3, "per_round": 5, "min_known": 2, "min_votes": 3}
+    real = mining.mine
+    monkeypatch.setattr(mining, "mine", lambda train, idx, excl=(), **_: real(train, idx, excl, **kw))
+    table, max_len = neural_train.relabel_names(_train(tmp), tmp / "index.pkl", None)
+    assert table[("رابطه", "النخيل")] == frozenset({"ORG:mn"}) and max_len == 2
+    table, _ = neural_train.relabel_names(_train(tmp), tmp / "index.pkl", None, min_words=3)
+    assert ("رابطه", "النخيل") not in table and ("منظمه", "الزيتون") in table  # a seed stays
