@@ -102,3 +102,45 @@ def test_silver_relabelling_tags_mined_names_the_teacher_missed() -> None:
     # a match touching an entity of the teacher is left as the teacher tagged it
     tags, n = relabel_with_names(toks[1:3], ["B-LOC", "O"], table, max_len)
     assert tags == ["B-LOC", "O"] and n == 0
+
+
+def test_multiword_names_get_their_own_decision_list(tmp_path) -> None:
+    """A collective noun (فصائل, ميليشيات) is followed by one-word commons (adjectives, seeds of
+    O) more often than by names: one decision list for all candidates makes it no rule, the
+    multi-word list (split, the default) makes it an ORG rule and learns the descriptive
+    noun + adjective name. Made-up names."""
+    orgs = ["منظمة الزيتون", "هيئة الجبال", "جبهة الريحان", "رابطة النخيل"]
+    new = "التجمع الأخضر"
+    adjs = ["مسلحة", "متعددة", "صغيرة", "كثيرة", "عديدة", "مختلفة", "قليلة", "كبيرة"]
+    lines = [f"وصلت فصائل {x} {t} ثم انسحبت ميليشيات {x} {t}"
+             for t in ["صباحا", "مساء", "أمس", "فجرا", "ليلا"] for x in [*orgs, new, *adjs]]
+    corpus = tmp_path / "news.jsonl.gz"
+    with gzip.open(corpus, "wt", encoding="utf-8") as fh:
+        for i, body in enumerate(lines):
+            fh.write(json.dumps({"title": f"خبر {i}", "body": body}, ensure_ascii=False) + "\n")
+    sents = [(["قال", *o.split()], ["O", "B-ORG", "I-ORG"]) for o in orgs[:3]]
+    sents += [(["كانت", a], ["O", "O"]) for a in adjs for _ in range(2)]
+    train = tmp_path / "train.txt"
+    train.write_text("\n\n".join("\n".join(f"{a} {b}" for a, b in zip(ws, ts, strict=True)) for ws, ts in sents)
+                     + "\n", encoding="utf-8")
+    index = mining.build_index(corpus, min_freq=3, stop=3, log=lambda *_: None)
+    kw = {"rounds": 3, "per_round": 5, "min_known": 2, "min_votes": 3}
+    split = {(r["label"], r["name"]) for r in mining.mine(train, index, **kw)}
+    assert ("ORG", "التجمع الاخضر") in split and ("ORG", "رابطه النخيل") in split
+    assert not any(a.replace("ة", "ه") in name for _, name in split for a in adjs)
+    one = {(r["label"], r["name"]) for r in mining.mine(train, index, split=False, **kw)}
+    assert ("ORG", "التجمع الاخضر") not in one
+
+
+def test_relabel_names_keep_seeds_and_multiword_learned_names(mined, monkeypatch) -> None:
+    from services.extract.ner.training import neural_train
+
+    tmp, index, rows = mined
+    mining.save_index(index, tmp / "index.pkl")
+    kw = {"rounds": 3, "per_round": 5, "min_known": 2, "min_votes": 3}
+    real = mining.mine
+    monkeypatch.setattr(mining, "mine", lambda train, idx, excl=(), **_: real(train, idx, excl, **kw))
+    table, max_len = neural_train.relabel_names(_train(tmp), tmp / "index.pkl", None)
+    assert table[("رابطه", "النخيل")] == frozenset({"ORG:mn"}) and max_len == 2
+    table, _ = neural_train.relabel_names(_train(tmp), tmp / "index.pkl", None, min_words=3)
+    assert ("رابطه", "النخيل") not in table and ("منظمه", "الزيتون") in table  # a seed stays

@@ -28,8 +28,9 @@ Entity Classification"):
    views): every pattern extracting enough known names of one category, with a class
    probability ≥ ``theta`` under balanced class priors, becomes a rule of that category; every
    unknown :func:`cohesive` candidate is scored by the share of its occurrences in rule
-   contexts that vote for each category; the best ``per_round`` candidates per category with a
-   share ≥ ``theta`` join the known names; ``rounds`` rounds. The known ORG and MISC names found
+   contexts that vote for each category (smoothed share; the rules of candidates of one word
+   and of several words estimated apart, see :func:`bootstrap`); the best ``per_round``
+   candidates per category with a share ≥ ``theta`` join the known names; ``rounds`` rounds. The known ORG and MISC names found
    in the corpus (seeds, round 0) and the learned ones are returned with their score (vote
    share) and corpus frequency.
 
@@ -252,8 +253,26 @@ def cohesive(index: Index, min_prefix: float = 0.05, min_suffix: float = 0.02) -
     return out
 
 
+def _pers_edges(index: Index) -> list[np.ndarray]:
+    """Per candidate, the ids of its proper sub-n-grams of two words or more that start or end
+    where it starts or ends (candidates themselves), e.g. "محمد صلاح" in "ليفربول الانكليزي
+    محمد صلاح"; empty for candidates of one or two words."""
+    out = []
+    for name in index.names:
+        toks = name.split(" ")
+        ids = []
+        for L in range(2, len(toks)):
+            for sub in (toks[:L], toks[-L:]):
+                i = index.name_id.get(" ".join(sub))
+                if i is not None:
+                    ids.append(i)
+        out.append(np.asarray(ids, np.int64))
+    return out
+
+
 def bootstrap(index: Index, seeds: dict[str, str], rounds: int = 12, per_round: int = 80,
-              theta: float = 0.7, min_known: int = 3, min_votes: int = 4, smooth: float = 0.1) -> list[dict]:
+              theta: float = 0.7, min_known: int = 3, min_votes: int = 4, smooth: float = 0.1,
+              split: bool = True, alpha: float = 1.0) -> list[dict]:
     """Mutual bootstrapping over ``index`` from ``seeds`` (name -> label, :data:`LABELS`; see
     the module docstring), in the decision-list form of Collins & Singer 1999:
 
@@ -262,10 +281,22 @@ def bootstrap(index: Index, seeds: dict[str, str], rounds: int = 12, per_round: 
       distinct known names of label c the pattern extracts, N_c: known names of c; the ``O``
       seeds count, so the contexts of common nouns become rules for ``O`` and generic contexts,
       shared by every label, are no rule at all);
+    * with ``split`` (the default) the rules are estimated twice, from the known names of one
+      word for candidates of one word and from the known names of several words for candidates
+      of several words, and each candidate is voted on by the rules of its own kind: the words
+      that follow a collective noun such as فصائل or قوات are mostly adjectives and verbs when
+      they stand alone (common, ``O``) but mostly names when they form a phrase of their own,
+      so one decision list for both hides every multi-word name behind the one-word commons
+      (this is what lets descriptive names such as "noun + nisba adjective" be learned);
     * an unknown candidate's votes are its occurrences in the contexts of rules; its score for
-      c is the share of its votes that go to c; it is learned as c when that share is ≥ ``theta``
-      and it has at least ``min_votes`` votes (and is :func:`cohesive`); per label the ``per_round`` best (share, then
-      log votes) are added each round (``O`` as much as the others together).
+      c is the additively smoothed share of its votes that go to c, (V_c + ``alpha``) /
+      (V + K ``alpha``) (the smoothed decision-list strength of Collins & Singer 1999, K = 5
+      labels; ``alpha`` = 0 gives the raw share, which ranks a name with 4 votes out of 4 above
+      one with 300 of 310); it is learned as c when that score is ≥ ``theta``, it has at least
+      ``min_votes`` votes, it is :func:`cohesive` and it does not begin or end with a known
+      PERS name of two words or more (a club or a party followed by its player or leader);
+      per label the ``per_round`` best scores are added each round (``O`` as much as the others
+      together).
 
     Returns the known names of :data:`TARGETS` as dicts ``{label, name, score, freq, round}``
     (round 0: a seed found in the corpus, score 1; score: the vote share), seeds first, then
@@ -281,21 +312,30 @@ def bootstrap(index: Index, seeds: dict[str, str], rounds: int = 12, per_round: 
         if i is not None and lab in LABELS:
             label_of[i] = LABELS.index(lab)
     eligible = cohesive(index)
+    multi = np.array([" " in n for n in index.names])
+    groups = [multi, ~multi] if split else [np.ones(n_names, bool)]
+    edges = _pers_edges(index)
+    with_edges = np.flatnonzero([len(e) > 0 for e in edges])
+    pers = LABELS.index("PERS")
     for r in range(1, rounds + 1):
-        known = np.stack([(label_of == k).astype(np.float32) for k in range(K)], 1)
-        F = np.asarray(mt @ known)  # patterns × labels
-        rate = (F + smooth) / np.maximum(known.sum(axis=0), 1)[None, :]  # balanced class priors
-        P = rate / rate.sum(axis=1, keepdims=True)
-        rule = (P >= theta) & (F >= min_known)  # patterns × labels (at most one True per row)
-        votes = np.asarray(m @ rule.astype(np.float32))  # names × labels: occurrences in rule contexts
+        votes = np.zeros((n_names, K), np.float64)  # names × labels: occurrences in rule contexts
+        for g in groups:
+            known = np.stack([((label_of == k) & g).astype(np.float32) for k in range(K)], 1)
+            F = np.asarray(mt @ known)  # patterns × labels
+            rate = (F + smooth) / np.maximum(known.sum(axis=0), 1)[None, :]  # balanced class priors
+            P = rate / rate.sum(axis=1, keepdims=True)
+            rule = (P >= theta) & (F >= min_known)  # patterns × labels (at most one True per row)
+            votes[g] = np.asarray(m[np.flatnonzero(g)] @ rule.astype(np.float32))
         total = votes.sum(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            share = np.where(total[:, None] > 0, votes / np.maximum(total, 1)[:, None], 0.0)
+        share = (votes + alpha) / np.maximum(total[:, None] + K * alpha, 1e-9)
         free = (label_of < 0) & (total >= min_votes) & eligible
+        for i in with_edges:  # a known person at the start or the end: not a name of its own
+            if free[i] and (label_of[edges[i]] == pers).any():
+                free[i] = False
         for k, lab in enumerate(LABELS):
             cand = np.flatnonzero(free & (share[:, k] >= theta))
-            rank = share[cand, k] + 0.01 * np.log2(1 + votes[cand, k])
-            best = cand[np.argsort(-rank)][: per_round * (K - 1 if lab == "O" else 1)]
+            rank = share[cand, k]
+            best = cand[np.argsort(-rank, kind="stable")][: per_round * (K - 1 if lab == "O" else 1)]
             label_of[best] = k
             round_of[best] = r
             score_of[best] = share[best, k]

@@ -131,6 +131,25 @@ def mined_tables(train_path: Path, index_path: Path, dev_fold: int | None, folds
     return runtime, per_fold, counts
 
 
+def relabel_names(train_path: Path, index_path: Path, dev_fold: int | None, min_words: int = 2):
+    """The mined names that relabel the silver articles (``--relabel 1``, with or without the
+    clue bits of ``--mined 1``): one bootstrap (:func:`training.mining.mine`) from the seeds of
+    every training sentence outside ``dev_fold``; the seeds found in the corpus and the learned
+    names of at least ``min_words`` words (the learned single words are mostly generic nouns
+    and adjectives of sports news, الدوري, الانجليزي, and counted nouns, مهاجرا, that would
+    turn thousands of silver tokens into false names). Returns a table of those names only,
+    ``(token tuple -> {"LABEL:mn"}, max_len)``. Raises ``FileNotFoundError`` when the corpus
+    index (``index_path``, a pickle of :func:`training.mining.save_index`) is absent."""
+    from services.extract.ner.training import mining
+
+    index = mining.load_index(index_path)
+    held = () if dev_fold is None else (dev_fold,)
+    names = {(r["label"], r["name"]) for r in mining.mine(train_path, index, held)
+             if r["round"] == 0 or len(r["name"].split(" ")) >= min_words}
+    print(json.dumps({"relabel_names": len(names)}), flush=True)
+    return gaz_mod.with_mined({}, 1, names)
+
+
 def jackknife_gzs(sents: Sequence[Sequence[str]], folds_of: Sequence[int], per_fold) -> list[list[list[str]]]:
     """Gazetteer features of each sentence from the table of its fold (:func:`mined_tables`)."""
     from services.extract.ner.features import gazetteer_matches
@@ -348,6 +367,10 @@ def run(train_path: Path, w2v: Path, out: Path | None, dev_fold: int | None,
         print(json.dumps({"mined_names": mined_counts, "prep_s": round(time.time() - t0, 1)}), flush=True)
         fit_folds = [k for k in (fold_of(len(sents), i) for i in range(len(sents))) if k != dev_fold]
         fit_gzs = jackknife_gzs([w for w, _ in fit], fit_folds, per_fold)
+    relabel_table = None
+    if cfg.get("relabel") and silver is not None:  # the mined names that relabel the silver articles
+        cfg["mined_index"] = str(cfg.get("mined_index") or DEFAULT_MINING_INDEX)
+        relabel_table = relabel_names(train_path, Path(cfg["mined_index"]), dev_fold)
     feat, words, chars, flags, emb = build_featurizer([w for w, _ in fit], w2v, cfg["vocab"],
                                                       gaz_table, fit_gzs)
     items = featurize(feat, [w for w, _ in fit], fit_gzs)
@@ -356,15 +379,14 @@ def run(train_path: Path, w2v: Path, out: Path | None, dev_fold: int | None,
     n_gold = len(items)
     if silver is not None:
         s_articles = read_silver(silver)
-        if cfg["mined"] and cfg.get("relabel"):  # silver labels corrected with the mined names
+        if cfg.get("relabel"):  # silver labels corrected with the mined names
             from services.extract.ner.training.distill import relabel_with_names
 
-            mined_only = {k: v for k, v in gaz_table[0].items() if any(x.endswith(":mn") for x in v)}
-            mined_only = {k: frozenset(x for x in v if x.endswith(":mn")) for k, v in mined_only.items()}
+            mined_only = relabel_table[0]
             n_fix = 0
             for art in s_articles:
                 for j, (toks, tags, q) in enumerate(art):
-                    new, c = relabel_with_names(toks, tags, mined_only, gaz_table[1])
+                    new, c = relabel_with_names(toks, tags, mined_only, relabel_table[1])
                     art[j] = (toks, new, q)
                     n_fix += c
             print(json.dumps({"silver_relabelled_spans": n_fix}), flush=True)
