@@ -279,18 +279,27 @@ def records(path: Path, *, source: str | None, report: FeedReport,
     yield Record(str(path), json.dumps(wrapped, ensure_ascii=False).encode())
 
 
+#: How long the feeder keeps retrying one record that Kafka refuses with a retriable error
+#: (a broker restart, a leader election), milliseconds; then the record is reported refused.
+FEED_DELIVERY_TIMEOUT_MS = 120_000
+
+
 def feed(paths: Iterable[Path], settings: Settings, *, source: str | None = None,
          on_record: Callable[[Record], None] | None = None) -> FeedReport:
     """Send every record of ``paths`` to ``articles.raw``; returns the counts.
 
     ``source`` fills the ``source`` of wrapped text/HTML files (JSON records are sent as they
-    are). Records over ``settings.max_message_bytes`` bytes are refused with their size.
+    are). Records over ``settings.max_message_bytes`` bytes are refused with their size, and
+    records Kafka still refuses after :data:`FEED_DELIVERY_TIMEOUT_MS` of retries with their error.
     """
     topics = Topics.from_settings(settings)
     report = FeedReport()
+    # retries and idempotence are kafka-python's defaults: a retriable error (a broker restarting,
+    # a partition changing leader) is retried until delivery_timeout_ms, not given up after a few
+    # 100 ms backoffs, and a retried batch is not written twice
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=20,
                              max_request_size=limits.producer_max_request_bytes(settings),
-                             compression_type=limits.COMPRESSION, retries=5)
+                             compression_type=limits.COMPRESSION, delivery_timeout_ms=FEED_DELIVERY_TIMEOUT_MS)
     max_bytes = limits.raw_record_bytes(settings)
     failures: list[str] = []
     try:
@@ -305,7 +314,7 @@ def feed(paths: Iterable[Path], settings: Settings, *, source: str | None = None
                 fut = producer.send(topics.raw, value=rec.value)
                 fut.add_errback(lambda exc, origin=rec.origin: failures.append(f"{origin}: {exc}"))
                 report.sent += 1
-        producer.flush(timeout=120)
+        producer.flush(timeout=FEED_DELIVERY_TIMEOUT_MS / 1000 + 30)
     finally:
         producer.close()
     for failure in failures:
