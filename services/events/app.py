@@ -120,9 +120,7 @@ class EventsStage:
                     if a not in in_batch:
                         reassigned[a] = (result.event_id, loser_id)
             for a, src in result.moved:  # an earlier page without time evidence found its event
-                rec = self.store.summary(src).remove(a)
-                if rec is not None:
-                    self.store.summary(result.event_id).add_record(rec, provisional=True)
+                self.store.move_record(a, src, result.event_id)
                 left = self.store.get(src)
                 if left is not None and left.merged_into:  # it was alone: its event is merged away
                     self.store.merged_from.setdefault(result.event_id, set()).update(
@@ -130,9 +128,7 @@ class EventsStage:
                 if a not in in_batch:
                     reassigned[a] = (result.event_id, src)
             for a, dst in result.evicted:  # a page without time evidence no longer fits: its own event
-                rec = self.store.summary(result.event_id).remove(a)
-                if rec is not None:
-                    self.store.summary(dst).add_record(rec, provisional=True)
+                self.store.move_record(a, result.event_id, dst)
                 if a not in in_batch:
                     reassigned[a] = (dst, result.event_id)
         # where each article is now (a page of this batch may have moved after it was assigned)

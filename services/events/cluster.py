@@ -651,14 +651,15 @@ class EventClusterer:
                 best = survivor
         self.store.save(best)
         self.store.assign(f.article_id, best.event_id)
-        moved = self._reassign(f, query, best, cands)
+        cores: dict[str, EventState | None] = {}  # best's core, made once for both looks
+        moved = self._reassign(f, query, best, cands, cores)
         return Assignment(f.article_id, best.event_id, opened=False, score=best_score, merged=tuple(merged),
-                          moved=moved, evicted=self._evict(f, best))
+                          moved=moved, evicted=self._evict(f, best, cores))
 
     # --- articles without time evidence: a second look --------------------------------------
 
     def _reassign(self, f: ArticleFeatures, query: CandidateQuery, event: EventState,
-                  cands: Sequence[EventState]) -> tuple[tuple[str, str], ...]:
+                  cands: Sequence[EventState], cores: dict | None = None) -> tuple[tuple[str, str], ...]:
         """After an article with time evidence joined or opened ``event``: every member without
         time evidence of the other candidate events moves to ``event`` if it fits it better by
         ``reassign_margin`` (and above ``threshold``). Such a page joined what was there when it
@@ -676,7 +677,7 @@ class EventClusterer:
             return ()
         p = self.params
         moves: list[tuple[str, str]] = []
-        event_core: EventState | None = None
+        cores = {} if cores is None else cores
         others = {e.event_id: e for e in cands}
         others.update((e.event_id, e) for e in self.store.provisional_candidates(query))
         for other_id in sorted(others):
@@ -686,9 +687,7 @@ class EventClusterer:
             other_core: EventState | None = None
             for article_id, record in list(other.provisional.items()):
                 g = self._features(record)
-                if event_core is None:
-                    event_core = self._core(event)
-                s_new = self._score_core(g, event_core)
+                s_new = self._score_core(g, self._core_of(event, cores))
                 if s_new < p.threshold:
                     continue
                 if other.size == 1:
@@ -708,7 +707,14 @@ class EventClusterer:
                     moves.append((article_id, other_id))
         return tuple(moves)
 
-    def _evict(self, f: ArticleFeatures, event: EventState) -> tuple[tuple[str, str], ...]:
+    def _core_of(self, event: EventState, cores: dict) -> EventState | None:
+        """:meth:`_core` of ``event``, made once per ``cores`` (its dated members do not change
+        while pages without time evidence move in or out)."""
+        if event.event_id not in cores:
+            cores[event.event_id] = self._core(event)
+        return cores[event.event_id]
+
+    def _evict(self, f: ArticleFeatures, event: EventState, cores: dict | None = None) -> tuple[tuple[str, str], ...]:
         """After an article with time evidence joined ``event``: each member without time
         evidence that scores under ``evict_share · threshold`` against the event's core (its
         members with time evidence) leaves for an event of its own (id from the page's and the
@@ -719,7 +725,7 @@ class EventClusterer:
         p = self.params
         if not has_time_evidence(f) or not event.provisional:
             return ()
-        core = self._core(event)
+        core = self._core_of(event, {} if cores is None else cores)
         if core is None:
             return ()
         out: list[tuple[str, str]] = []

@@ -82,6 +82,13 @@ class ElasticStore(MemoryStore):
         """The display summary of an event (an empty one for a new event)."""
         return self.summaries.setdefault(event_id, EventSummary())
 
+    def move_record(self, article_id: str, src: str, dst: str) -> None:
+        """Move a provisional member's display record from ``src``'s summary to ``dst``'s
+        (nothing happens if ``src`` does not keep it)."""
+        rec = self.summary(src).remove(article_id)
+        if rec is not None:
+            self.summary(dst).add_record(rec, provisional=True)
+
     def _touch(self, event_id: str) -> None:
         self._used[event_id] = None
         self._used.move_to_end(event_id)

@@ -397,7 +397,8 @@ def test_an_undated_page_with_the_follow_up_s_own_news_stays_with_the_follow_up(
 
 
 def test_an_undated_page_never_merges_two_events_of_different_days():
-    c = EventClusterer(params=EventParams(merge_threshold=0.0, merge_pair_threshold=0.0))
+    # no recap preference: the page goes to the follow-up, and the strike's event is the other one
+    c = EventClusterer(params=EventParams(merge_threshold=0.0, merge_pair_threshold=0.0, recap_share=0.0))
     first = c.add(strike("a1", "outlet-one", STRIKE, "2031-03-04"))
     later = c.add(funeral("b1", "outlet-two", FUNERAL, "12"))
     assert later.event_id != first.event_id
