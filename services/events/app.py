@@ -21,7 +21,9 @@ One batch:
 4. write the changed event documents (bulk, retried for as long as Elasticsearch is down),
    *then* hand the outputs to the stage loop, which acknowledges the batch only once they are
    delivered. A crash between 4 and the acknowledgement replays the batch: its articles are
-   found in their events and keep them, nothing is counted twice.
+   found in their events and keep them, nothing is counted twice; the reassignments it owed
+   were written in the outbox of their events' documents and are sent again
+   (:class:`~services.events.store.ElasticStore`).
 
 One writer: ``articles.enriched`` has one partition (:mod:`shared.topics`), so one events
 worker is active and a second one is a hot standby that takes over on a rebalance. At start
@@ -105,6 +107,7 @@ class EventsStage:
         """Assign each article in order; ``({position: event_id}, {article_id: event_id} of
         the reassigned articles outside the batch})``, ids resolved through merges."""
         reassigned: dict[str, tuple[str, str]] = {}
+        cause: dict[str, str] = {}  # reassigned article -> the event of the article that moved it
         in_batch = {a.article_id for _, a, _ in good}
         for i, article, f in good:
             known = self.store.assignment(article.article_id) is not None
@@ -119,6 +122,7 @@ class EventsStage:
                 for a in loser.article_ids if loser else ():
                     if a not in in_batch:
                         reassigned[a] = (result.event_id, loser_id)
+                        cause[a] = result.event_id
             for a, src in result.moved:  # an earlier page without time evidence found its event
                 self.store.move_record(a, src, result.event_id)
                 left = self.store.get(src)
@@ -127,13 +131,26 @@ class EventsStage:
                         {src, *self.store.merged_from.pop(src, set())})
                 if a not in in_batch:
                     reassigned[a] = (result.event_id, src)
+                    cause[a] = result.event_id
             for a, dst in result.evicted:  # a page without time evidence no longer fits: its own event
                 self.store.move_record(a, result.event_id, dst)
                 if a not in in_batch:
                     reassigned[a] = (dst, result.event_id)
+                    cause[a] = result.event_id
         # where each article is now (a page of this batch may have moved after it was assigned)
         final = {i: self.store.resolve(self.store.assignment(a.article_id) or "") for i, a, _ in good}
         moved = {a: (self.store.resolve(self.store.assignment(a) or e), src) for a, (e, src) in reassigned.items()}
+        # owed in the document of the event holding the article that caused each (read back
+        # by a replay of this batch, which finds its articles there and owes nothing itself)
+        owed: dict[str, dict[str, str]] = {}
+        for a, (_, src) in moved.items():
+            owed.setdefault(self.store.resolve(cause[a]), {})[a] = src
+        for event_id, moves in sorted(owed.items()):
+            self.store.record_outbox(event_id, moves)
+        # owed by a batch that may have died before it delivered them
+        for a, src in sorted(self.store.undelivered().items()):
+            if a not in in_batch and a not in moved and self.store.assignment(a) is not None:
+                moved[a] = (self.store.resolve(self.store.assignment(a)), src)
         return final, moved  # type: ignore[return-value]
 
     async def handle(self, values: Sequence[bytes]) -> list[Outcome]:
@@ -153,6 +170,7 @@ class EventsStage:
     async def _handle(self, values: Sequence[bytes]) -> list[Outcome]:
         await self.indexer.ready()
         await self._ensure_refreshed()
+        self.store.clear_delivered()  # the last batch's outputs were delivered before this call
         outcomes = [Outcome() for _ in values]
         articles: list[tuple[int, EnrichedArticle]] = []
         for i, value in enumerate(values):

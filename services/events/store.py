@@ -17,6 +17,16 @@ process did not write itself is in the index, and is loaded the first time a bat
   already cached is newer there and kept). Candidate searches skip the events written since
   this store started (``updated_at``), which are all cached until the first eviction.
 
+Reassignments survive a crash through an *outbox* kept in the event documents
+(:meth:`ElasticStore.record_outbox`): the :class:`~shared.schemas.EventReassignment` messages a
+batch owes (an earlier article merged, moved or evicted into another event) are written, with
+the event documents, into the document of the event that holds the article that caused them,
+before they are delivered. A replay of that batch finds its articles in their events and would
+owe nothing; it finds the outbox instead (:meth:`ElasticStore.undelivered`) and sends it again.
+An outbox is cleared by the batch after the one that delivered it
+(:meth:`ElasticStore.clear_delivered`); one sent twice updates an article document to the event
+it is already in.
+
 The cache keeps at most ``max_cached`` events; the least recently used ones that are written
 back are dropped first (they are read again from the index when needed).
 """
@@ -58,6 +68,10 @@ class ElasticStore(MemoryStore):
         self.merged_from: dict[str, set[str]] = {}
         self._dirty: set[str] = set()
         self._used: OrderedDict[str, None] = OrderedDict()
+        #: event id -> {article id: event it left} of the reassignments a batch owes
+        self.outbox: dict[str, dict[str, str]] = {}
+        self._outbox_loaded: set[str] = set()  # read from the index: maybe never delivered
+        self._outbox_sent: set[str] = set()  # written (or sent again) by the last batch
 
     # --- the EventStore protocol over the cache ---------------------------------------------
 
@@ -88,6 +102,40 @@ class ElasticStore(MemoryStore):
         rec = self.summary(src).remove(article_id)
         if rec is not None:
             self.summary(dst).add_record(rec, provisional=True)
+
+    # --- the outbox of reassignments (see the module docstring) ------------------------------
+
+    def record_outbox(self, event_id: str, moves: Mapping[str, str]) -> None:
+        """Owe the reassignments ``moves`` (``{article_id: event it left}``) in ``event_id``'s
+        document: written with this batch's documents, cleared by the next batch's
+        :meth:`clear_delivered`."""
+        if moves and event_id in self.events:
+            self.outbox.setdefault(event_id, {}).update(moves)
+            self._outbox_sent.add(event_id)
+            self._dirty.add(event_id)
+
+    def undelivered(self) -> dict[str, str]:
+        """The reassignments owed by outboxes read from the index since the last call
+        (``{article_id: event it left}``): a batch that wrote them may have died before it
+        delivered them. They count as sent by the calling batch (cleared after the next)."""
+        owed: dict[str, str] = {}
+        for event_id in sorted(self._outbox_loaded):
+            owed.update(self.outbox.get(event_id, {}))
+            self._outbox_sent.add(event_id)
+        self._outbox_loaded.clear()
+        return owed
+
+    def clear_delivered(self) -> int:
+        """Empty the outboxes the previous batch wrote or sent again: the stage loop delivered
+        its outputs before it called for the next batch. Returns how many were emptied (their
+        documents are written with this batch)."""
+        cleared = 0
+        for event_id in self._outbox_sent:
+            if self.outbox.pop(event_id, None) is not None and event_id in self.events:
+                self._dirty.add(event_id)
+                cleared += 1
+        self._outbox_sent.clear()
+        return cleared
 
     def _touch(self, event_id: str) -> None:
         self._used[event_id] = None
@@ -150,6 +198,9 @@ class ElasticStore(MemoryStore):
             state = EventState.from_dict(state_doc["cluster"])
             MemoryStore.save(self, state)
             self.summaries[event_id] = EventSummary.from_dict(state_doc.get("summary", {}))
+            if state_doc.get("outbox"):
+                self.outbox[event_id] = dict(state_doc["outbox"])
+                self._outbox_loaded.add(event_id)
             for a in state.article_ids:
                 self.articles.setdefault(a, event_id)
             self._touch(event_id)
@@ -161,9 +212,11 @@ class ElasticStore(MemoryStore):
         actions = []
         for event_id in sorted(self._dirty):
             state = self.events[event_id]
-            actions.append({"_op_type": "index", "_index": self.index, "_id": event_id,
-                            "_source": event_document(state, self.summary(event_id), updated_at=updated_at,
-                                                      merged_from=sorted(self.merged_from.get(event_id, ())))})
+            source = event_document(state, self.summary(event_id), updated_at=updated_at,
+                                    merged_from=sorted(self.merged_from.get(event_id, ())))
+            if self.outbox.get(event_id):
+                source["state"]["outbox"] = dict(sorted(self.outbox[event_id].items()))
+            actions.append({"_op_type": "index", "_index": self.index, "_id": event_id, "_source": source})
         self._dirty.clear()
         return actions
 
@@ -176,6 +229,7 @@ class ElasticStore(MemoryStore):
                 continue
             state = self.events.pop(event_id)
             self.summaries.pop(event_id, None)
+            self.outbox.pop(event_id, None)  # kept in its document: sent again if it is read back
             for a in state.article_ids:
                 if self.articles.get(a) == event_id:
                     del self.articles[a]

@@ -11,6 +11,8 @@ it afterwards.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 from collections.abc import Iterator
 
@@ -31,6 +33,34 @@ def pytest_collection_modifyitems(config, items):  # noqa: ANN001 - pytest hook
             item.add_marker(pytest.mark.integration)
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):  # noqa: ANN001 - pytest hook
+    """Keep each phase's report on the test item (``item.rep_call``), so a fixture's teardown
+    knows whether the test failed."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+LOG_TAIL_LINES = 40
+
+
+def keep_logs(settings: Settings, test_name: str) -> Path:
+    """Copy the service logs of a failed test's pipeline to
+    ``$HADATH_HOME/failed-logs/<test name>/<group prefix>/`` (cleanup deletes the originals)
+    and print the last ``LOG_TAIL_LINES`` lines of each, so the failure's report shows what the
+    services said. Returns the folder."""
+    source = settings.home / "logs" / settings.group_prefix
+    target = settings.home / "failed-logs" / test_name.replace(os.sep, "_") / settings.group_prefix
+    if source.is_dir():
+        shutil.copytree(source, target, dirs_exist_ok=True)
+        for log in sorted(target.glob("*.log")):
+            lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+            print(f"--- {log} (last {LOG_TAIL_LINES} of {len(lines)} lines) ---")
+            print("\n".join(lines[-LOG_TAIL_LINES:]))
+    return target
+
+
 @pytest.fixture(scope="session")
 def infrastructure() -> Settings:
     """The real Kafka and Elasticsearch, started if they are not running."""
@@ -40,8 +70,9 @@ def infrastructure() -> Settings:
 
 
 @pytest.fixture
-def make_pipeline(infrastructure) -> Iterator:
-    """Factory: ``make_pipeline(extract_workers=1, **settings_overrides)`` → running :class:`Pipeline`."""
+def make_pipeline(infrastructure, request) -> Iterator:
+    """Factory: ``make_pipeline(extract_workers=1, **settings_overrides)`` → running :class:`Pipeline`.
+    When the test fails, its services' logs are kept and their tails printed (:func:`keep_logs`)."""
     started: list[Pipeline] = []
 
     def make(extract_workers: int = 1, **overrides) -> Pipeline:
@@ -50,7 +81,10 @@ def make_pipeline(infrastructure) -> Iterator:
         return pipe
 
     yield make
+    report = getattr(request.node, "rep_call", None)
     for pipe in started:
+        if report is not None and report.failed:
+            keep_logs(pipe.settings, request.node.name)
         cleanup(pipe.settings)
 
 

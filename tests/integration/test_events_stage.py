@@ -120,22 +120,25 @@ def test_a_second_events_worker_is_a_standby_and_takes_over(make_pipeline):
     standby_url = f"http://127.0.0.1:{standby_port}/metrics"
     try:
         group = pipe.settings.group_id("events")
+        # Two members are listed before the group's assignment is done (both assignments are
+        # empty while it completes the rebalance): wait for the group to be stable with both.
         deadline = time.monotonic() + 120
         while True:
             admin = KafkaAdminClient(bootstrap_servers=pipe.settings.kafka_bootstrap)
             try:
-                members = admin.describe_groups([group])[group]["members"]
+                described = admin.describe_groups([group])[group]
             finally:
                 admin.close()
-            if len(members) == 2 or time.monotonic() > deadline:
+            members = described["members"]
+            # a member without partitions has an empty assignment (kafka-python gives it as text)
+            owners = [m for m in members if isinstance(m["member_assignment"], dict)
+                      for t in m["member_assignment"]["assigned_partitions"]
+                      if t["topic"] == pipe.topics.enriched and t["partitions"]]
+            if (len(members) == 2 and described.get("group_state") == "Stable" and owners) or time.monotonic() > deadline:
                 break
             time.sleep(2)
-        assert len(members) == 2
-        # a member without partitions has an empty assignment (kafka-python gives it as text)
-        owners = [m for m in members if isinstance(m["member_assignment"], dict)
-                  for t in m["member_assignment"]["assigned_partitions"]
-                  if t["topic"] == pipe.topics.enriched and t["partitions"]]
-        assert len(owners) == 1  # one partition: one writer
+        assert len(members) == 2, described
+        assert len(owners) == 1, described  # one partition: one writer
         articles = _variants(60)
         pipe.send_raw(*jsonl_bytes(*articles[:30]))
         pipe.wait(timeout_seconds=240)

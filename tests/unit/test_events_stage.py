@@ -261,3 +261,49 @@ def test_an_undated_page_that_no_longer_fits_leaves_with_its_summary_and_a_reass
     docs = {d["_id"]: d["_source"] for d in store.dirty_documents(updated_at=T0)}
     assert docs[e]["article_count"] == 2 and sorted(docs[e]["article_ids"]) == ["a1", "u1"]
     assert docs[own]["article_count"] == 1 and docs[own]["article_ids"] == ["u2"]
+
+
+def test_reassignments_owed_by_a_batch_that_died_before_delivery_are_sent_by_its_replay():
+    """A crash between writing the event documents and delivering the batch: the replay finds
+    its articles in their events and owes nothing itself; the outbox in the documents it reads
+    back makes it send the lost reassignment again, and the next batch empties the outbox."""
+    from services.events.cluster import EventClusterer
+    from tests.unit.test_events_cluster import LATER_TITLE, STRIKE, STRIKE_LATER
+
+    def stage_on(store: ElasticStore) -> EventsStage:
+        stage = EventsStage.__new__(EventsStage)
+        stage.store, stage.clusterer = store, EventClusterer(store)
+        return stage
+
+    def written(store: ElasticStore) -> dict[str, dict]:
+        return {d["_id"]: d["_source"] for d in store.dirty_documents(updated_at=T0)}
+
+    store = ElasticStore("events")
+    stage = stage_on(store)
+    first = article("a1", STRIKE, source="outlet-one", title="قصف مقر كتائب النصر في الحلة")
+    page = article("u1", STRIKE_LATER, source="outlet-four", title=LATER_TITLE).model_copy(
+        update={"published_at": None, "ingested_at": T0 + timedelta(days=12)})
+    later = article("b1", STRIKE_LATER, source="outlet-three", title=LATER_TITLE, hours=96)
+    a = stage._assign([(0, first, features_of(first))])[0][0]
+    stage._assign([(0, page, features_of(page))])
+    index = written(store)  # what Elasticsearch holds before the batch that moves the page
+    final, moved = stage._assign([(0, later, features_of(later))])
+    b = final[0]
+    assert moved == {"u1": (b, a)}
+    docs = written(store)
+    assert docs[b]["state"]["outbox"] == {"u1": a}  # owed in the document of b1's event
+    index.update(docs)
+    # ... the worker dies here: the documents are written, the reassignment never delivered
+    fresh = ElasticStore("events")
+    replay = stage_on(fresh)
+    fresh.load_hits([{"_id": k, "_source": v} for k, v in index.items()])
+    again, owed = replay._assign([(0, later, features_of(later))])
+    assert again == {0: b} and owed == {"u1": (b, a)}  # sent again, to the event it is in now
+    assert written(fresh) == {}  # nothing changed: the outbox stays until this is delivered
+    fresh.clear_delivered()  # the next batch: the replay's outputs were delivered
+    cleared = written(fresh)
+    assert set(cleared) == {b} and "outbox" not in cleared[b]["state"]
+    assert cleared[b]["article_ids"] == index[b]["article_ids"]
+    # and the worker that did deliver empties its own outbox with its next batch the same way
+    store.clear_delivered()
+    assert "outbox" not in written(store)[b]["state"]
