@@ -75,7 +75,7 @@ from services.events.features import (N_FEATURES, ArticleFeatures, ArticleTime, 
 
 __all__ = [
     "EventParams", "EventState", "Assignment", "CandidateQuery", "EventStore", "MemoryStore",
-    "EventClusterer", "event_id_for", "article_interval", "add_counts", "add_nested_counts", "take_count", "MAX_PROVISIONAL", "PROVISIONAL_CANDIDATES",
+    "EventClusterer", "event_id_for", "article_interval", "add_counts", "add_nested_counts", "take_count", "MAX_PROVISIONAL", "keep_newest", "PROVISIONAL_CANDIDATES",
 ]
 
 INF = math.inf
@@ -87,6 +87,15 @@ PROVISIONAL_CANDIDATES = 20
 #: Members without time evidence an event keeps with their features (the newest), to move them
 #: when another event fits them better (:meth:`EventClusterer.add_features`).
 MAX_PROVISIONAL = 20
+
+
+def keep_newest(records: dict, n: int = MAX_PROVISIONAL) -> dict:
+    """Drop the oldest entries of an insertion-ordered ``records`` (in place) until at most
+    ``n`` are left; returns ``records``. The cap of both the provisional features of an event's
+    state and the provisional display records of its summary, so the two stay equal."""
+    while len(records) > n:
+        records.pop(next(iter(records)))
+    return records
 
 
 @dataclass(frozen=True)
@@ -819,8 +828,7 @@ class EventClusterer:
         e.article_ids.append(f.article_id)
         if not has_time_evidence(f):
             e.provisional[f.article_id] = features_record(f)
-            while len(e.provisional) > MAX_PROVISIONAL:
-                e.provisional.pop(next(iter(e.provisional)))
+            keep_newest(e.provisional)
         src = f.source or ""
         e.sources[src] = e.sources.get(src, 0) + 1
         if f.title and len(e.titles) < 20:
@@ -908,8 +916,7 @@ class EventClusterer:
                 setattr(survivor, attr, list(b) if a is None else [min(a[0], b[0]), max(a[1], b[1])])
         survivor.opened_days = min(survivor.opened_days, loser.opened_days)
         survivor.provisional.update(loser.provisional)
-        while len(survivor.provisional) > MAX_PROVISIONAL:
-            survivor.provisional.pop(next(iter(survivor.provisional)))
+        keep_newest(survivor.provisional)
         loser.provisional = {}
         loser.merged_into = survivor.event_id
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.events.cluster import MAX_PROVISIONAL, EventState, add_counts, add_nested_counts, take_count
+from services.events.cluster import EventState, keep_newest, add_counts, add_nested_counts, take_count
 from services.events.features import MAX_NAME_CHARS, ArticleFeatures, has_time_evidence
 from shared.schemas import ENTITY_LABELS, EnrichedArticle
 
@@ -149,8 +149,7 @@ class EventSummary:
         member = _member(rec["member"])
         if provisional:
             self.provisional[member.article_id] = dict(rec)
-            while len(self.provisional) > MAX_PROVISIONAL:
-                self.provisional.pop(next(iter(self.provisional)))
+            keep_newest(self.provisional)
         if len(self.members) < MAX_MEMBERS:
             self.members.append(member)
         else:
@@ -206,8 +205,7 @@ class EventSummary:
         for k, v in other.place_info.items():
             self.place_info.setdefault(k, v)
         self.provisional.update(other.provisional)
-        while len(self.provisional) > MAX_PROVISIONAL:
-            self.provisional.pop(next(iter(self.provisional)))
+        keep_newest(self.provisional)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (int keys as strings)."""

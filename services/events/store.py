@@ -151,6 +151,8 @@ class ElasticStore(MemoryStore):
         if unknown:
             searches += [{"index": self.index},
                          {"size": len(unknown) + 10, "query": {"terms": {"article_ids": unknown}}}]
+        # what this store wrote itself is in its cache (until its first eviction)
+        mine = [] if self._evicted else [{"range": {"updated_at": {"lt": self.started_at.isoformat()}}}]
         for q in queries:
             should: list[dict[str, Any]] = []
             if q.names:
@@ -165,14 +167,12 @@ class ElasticStore(MemoryStore):
                 filters.append({"range": {"interval_lo_days": {"lte": hi + q.window_days}}})
             if lo != float("-inf"):
                 filters.append({"range": {"interval_hi_days": {"gte": lo - q.window_days}}})
-            if not self._evicted:  # what this store wrote itself is in its cache
-                filters.append({"range": {"updated_at": {"lt": self.started_at.isoformat()}}})
+            filters += mine
             searches += [{"index": self.index},
                          {"size": CANDIDATES_PER_ARTICLE, "_source": False,
                           "query": {"bool": {"should": should, "minimum_should_match": 1, "filter": filters,
                                              "must_not": [{"exists": {"field": "merged_into"}}]}}}]
             # the second look's: events at any time holding pages without time evidence
-            mine = [] if self._evicted else [{"range": {"updated_at": {"lt": self.started_at.isoformat()}}}]
             searches += [{"index": self.index},
                          {"size": PROVISIONAL_CANDIDATES, "_source": False,
                           "query": {"bool": {"should": should, "minimum_should_match": 1,
