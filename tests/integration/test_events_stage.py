@@ -156,3 +156,57 @@ def test_a_second_events_worker_is_a_standby_and_takes_over(make_pipeline):
     finally:
         standby.terminate()
         standby.wait(timeout=60)
+
+
+def test_a_replay_after_dying_between_the_event_write_and_the_delivery_sends_the_lost_reassignment(infrastructure):
+    """The events stage on the real Elasticsearch: a batch moves an earlier undated page to its
+    own story and writes the event documents, then its worker dies before the outputs are
+    delivered. The next owner replays the batch: the article is already in its event, and the
+    reassignment is sent again from the outbox in the event's document; the next batch empties it."""
+    import asyncio
+    import json
+    from datetime import timedelta
+
+    from hadath.sandbox import cleanup, isolated_settings
+    from services.events.app import EventsStage
+    from shared.es import client, ensure_index
+    from tests.unit.test_events_cluster import LATER_TITLE, STRIKE, STRIKE_LATER
+    from tests.unit.test_events_stage import FLOOD, T0, article
+
+    settings = isolated_settings()
+    ensure_index(client(settings), settings)
+    first = article("a1", STRIKE, source="outlet-one", title="قصف مقر كتائب النصر في الحلة")
+    page = article("u1", STRIKE_LATER, source="outlet-four", title=LATER_TITLE).model_copy(
+        update={"published_at": None, "ingested_at": T0 + timedelta(days=12)})
+    later = article("b1", STRIKE_LATER, source="outlet-three", title=LATER_TITLE, hours=96)
+    other = article("f1", FLOOD, source="outlet-two", hours=97)
+
+    def reassignments(outcomes) -> list[dict]:
+        values = [json.loads(v) for o in outcomes for _, v in o.outputs]
+        return [v for v in values if "merged_from" in v]
+
+    async def scenario() -> tuple[list[dict], list[dict], dict]:
+        dying = EventsStage(settings)
+        try:
+            for a in (first, page):
+                assert reassignments(await dying.handle([a.model_dump_json().encode()])) == []
+            lost = reassignments(await dying.handle([later.model_dump_json().encode()]))
+        finally:  # ... and its outputs are never delivered
+            await dying.indexer.es.close()
+        owner = EventsStage(settings)
+        try:
+            again = reassignments(await owner.handle([later.model_dump_json().encode()]))
+            await owner.handle([other.model_dump_json().encode()])  # the replay was delivered
+            await owner.indexer.es.indices.refresh(index=settings.events_alias)
+            doc = await owner.indexer.es.get(index=settings.events_alias, id=lost[0]["event_id"])
+        finally:
+            await owner.indexer.es.close()
+        return lost, again, doc["_source"]
+
+    try:
+        lost, again, doc = asyncio.run(scenario())
+        assert [(r["article_id"], r["merged_from"]) for r in lost] == [("u1", lost[0]["merged_from"])]
+        assert again == lost  # the same reassignment, sent by the replay
+        assert sorted(doc["article_ids"]) == ["b1", "u1"] and "outbox" not in doc["state"]
+    finally:
+        cleanup(settings)
