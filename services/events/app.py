@@ -106,8 +106,8 @@ class EventsStage:
     def _assign(self, good: list[tuple[int, EnrichedArticle, object]]) -> tuple[dict[int, str], dict[str, str]]:
         """Assign each article in order; ``({position: event_id}, {article_id: event_id} of
         the reassigned articles outside the batch})``, ids resolved through merges."""
-        reassigned: dict[str, tuple[str, str]] = {}
-        cause: dict[str, str] = {}  # reassigned article -> the event of the article that moved it
+        # reassigned article -> (its new event, the event it left, the event of the article that moved it)
+        reassigned: dict[str, tuple[str, str, str]] = {}
         in_batch = {a.article_id for _, a, _ in good}
         for i, article, f in good:
             known = self.store.assignment(article.article_id) is not None
@@ -121,8 +121,7 @@ class EventsStage:
                     {loser_id, *self.store.merged_from.pop(loser_id, set())})
                 for a in loser.article_ids if loser else ():
                     if a not in in_batch:
-                        reassigned[a] = (result.event_id, loser_id)
-                        cause[a] = result.event_id
+                        reassigned[a] = (result.event_id, loser_id, result.event_id)
             for a, src in result.moved:  # an earlier page without time evidence found its event
                 self.store.move_record(a, src, result.event_id)
                 left = self.store.get(src)
@@ -130,21 +129,19 @@ class EventsStage:
                     self.store.merged_from.setdefault(result.event_id, set()).update(
                         {src, *self.store.merged_from.pop(src, set())})
                 if a not in in_batch:
-                    reassigned[a] = (result.event_id, src)
-                    cause[a] = result.event_id
+                    reassigned[a] = (result.event_id, src, result.event_id)
             for a, dst in result.evicted:  # a page without time evidence no longer fits: its own event
                 self.store.move_record(a, result.event_id, dst)
                 if a not in in_batch:
-                    reassigned[a] = (dst, result.event_id)
-                    cause[a] = result.event_id
+                    reassigned[a] = (dst, result.event_id, result.event_id)
         # where each article is now (a page of this batch may have moved after it was assigned)
         final = {i: self.store.resolve(self.store.assignment(a.article_id) or "") for i, a, _ in good}
-        moved = {a: (self.store.resolve(self.store.assignment(a) or e), src) for a, (e, src) in reassigned.items()}
+        moved = {a: (self.store.resolve(self.store.assignment(a) or e), src) for a, (e, src, _) in reassigned.items()}
         # owed in the document of the event holding the article that caused each (read back
         # by a replay of this batch, which finds its articles there and owes nothing itself)
         owed: dict[str, dict[str, str]] = {}
-        for a, (_, src) in moved.items():
-            owed.setdefault(self.store.resolve(cause[a]), {})[a] = src
+        for a, (_, src, cause) in reassigned.items():
+            owed.setdefault(self.store.resolve(cause), {})[a] = src
         for event_id, moves in sorted(owed.items()):
             self.store.record_outbox(event_id, moves)
         # owed by a batch that may have died before it delivered them

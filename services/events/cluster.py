@@ -694,6 +694,8 @@ class EventClusterer:
             if other_id == event.event_id or other.merged_into is not None or not other.provisional:
                 continue
             other_core: EventState | None = None
+            # pages without time evidence carry no days: a move changes neither side's recap
+            other_recaps, event_recaps = self.recaps(other, event), self.recaps(event, other)
             for article_id, record in list(other.provisional.items()):
                 g = self._features(record)
                 s_new = self._score_core(g, self._core_of(event, cores))
@@ -705,9 +707,9 @@ class EventClusterer:
                     if other_core is None:
                         other_core = self._core(other)
                     s_old = self._score_core(g, other_core or self._without(other, g))
-                if self.recaps(other, event):
+                if other_recaps:
                     better = s_new >= (1.0 - p.recap_share) * s_old
-                elif self.recaps(event, other):
+                elif event_recaps:
                     better = (1.0 - p.recap_share) * s_new > s_old + p.reassign_margin
                 else:
                     better = s_new > s_old + p.reassign_margin
