@@ -118,6 +118,84 @@ def test_packed_batch_gives_the_padded_results() -> None:
         assert np.allclose(pmarg[b], marg[i, :n], atol=1e-5)
 
 
+def test_char_cnn_taps_equal_the_window_convolution() -> None:
+    """The char CNN as per-tap tables gives the convolution over windows of embeddings (zeros
+    beyond the word, the padding's embedding inside the 20 positions, padding never a centre)."""
+    p = _random_params()
+    p["char_emb"][0] = np.random.default_rng(3).normal(size=2)  # a padding row that is not zero
+    net = BiLstmCrf(p)
+    P = {k: np.asarray(v, np.float32) for k, v in p.items()}
+    rng = np.random.default_rng(2)
+    ch = np.zeros((7, 20), np.int64)
+    for i, n in enumerate((1, 2, 3, 5, 19, 20, 4)):
+        ch[i, :n] = rng.integers(1, 5, n)
+    got = net._char_features(ch)
+    for i in range(len(ch)):
+        ce = np.vstack([np.zeros((1, 2)), P["char_emb"][ch[i]], np.zeros((1, 2))])
+        conv = np.array([[np.sum(P["conv_w"][f] * ce[j : j + 3].T) + P["conv_b"][f] for f in range(5)]
+                         for j in range(20)])
+        n = int((ch[i] != 0).sum())
+        assert np.allclose(got[i], np.maximum(conv[:n].max(0), 0), atol=1e-5)
+
+
+def test_input_rows_are_remembered_and_the_store_starts_again_when_full() -> None:
+    net = BiLstmCrf(_random_params())
+    rng = np.random.default_rng(4)
+    items = []
+    for n in (4, 2, 6):
+        keys = [str(k) for k in rng.integers(0, 5, n)]
+        items.append({"key": keys, "w": [1 + int(k) for k in keys], "np": [1 + int(k) for k in keys],
+                      "ch": [[1 + int(k) % 4, 2] for k in keys], "cl": [(int(k), 1, 2) for k in keys],
+                      "fl": [[int(k) % 4] for k in keys]})
+    batch = pack_batch(items)
+    first = net.packed_emissions(batch)
+    assert len(net._rows) == len(batch["ukeys"])
+    assert np.array_equal(net.packed_emissions(batch), first)  # from the store
+    small = BiLstmCrf(_random_params())
+    small.STORE_WORDS = 3  # fewer than the batch's words: computed, not remembered
+    assert np.allclose(small.packed_emissions(batch), first, atol=1e-5)
+    small.STORE_WORDS = len(batch["ukeys"]) + 1
+    one = pack_batch(items[1:2])
+    small.packed_emissions(one)
+    assert np.allclose(small.packed_emissions(batch), first, atol=1e-5)  # cleared, then refilled
+    assert len(small._rows) == len(batch["ukeys"])
+
+
+def test_packed_marginals_match_float64_and_survive_extreme_emissions() -> None:
+    """The scaled forward-backward of the packed path against the log-space recursions in
+    float64, on long sentences (where float32 log-space drifts) and on emissions so far apart
+    that their exponentials underflow."""
+    from scipy.special import logsumexp
+
+    p = _random_params()
+    net = BiLstmCrf({k: p[k] for k in ("trans", "start", "end")})
+    P = {k: np.asarray(p[k], np.float64) for k in ("trans", "start", "end")}
+
+    def reference(e):
+        T = len(e)
+        a = np.zeros_like(e)
+        a[0] = P["start"] + e[0]
+        for t in range(1, T):
+            a[t] = logsumexp(a[t - 1][:, None] + P["trans"], axis=0) + e[t]
+        b = np.zeros_like(e)
+        b[-1] = P["end"]
+        for t in range(T - 2, -1, -1):
+            b[t] = logsumexp(P["trans"] + (e[t + 1] + b[t + 1])[None, :], axis=1)
+        return np.exp(a + b - logsumexp(a[-1] + P["end"]))
+
+    rng = np.random.default_rng(5)
+    lengths = np.array([150, 40, 1])
+    for scale in (3.0, 400.0):
+        em = (scale * rng.normal(size=(int(lengths.sum()), 9))).astype(np.float32)
+        _, mg = net.packed_decode(em, lengths)
+        off = 0
+        for b, n in enumerate(lengths):
+            ref = reference(em[off : off + n].astype(np.float64))
+            assert np.isfinite(mg[b]).all()
+            assert np.allclose(mg[b], ref, atol=1e-5)
+            off += n
+
+
 def test_viterbi_and_marginals_agree_with_brute_force() -> None:
     import itertools
 

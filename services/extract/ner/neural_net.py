@@ -37,7 +37,10 @@ class BiLstmCrf:
         # between the context-free word part and the multi-hot clues
         self.n_lm = int(params.get("lm_width", 0))
         self.p = p
-        self._cache: dict[str, np.ndarray] = {}
+        # input rows of the distinct words seen (see _input_rows): word -> row of _store
+        self._rows: dict[str, int] = {}
+        self._store: np.ndarray | None = None
+        self._taps: list[np.ndarray] | None = None  # the char CNN's taps as tables (_char_features)
         if "lstm_w_ih" in p:
             H = p["lstm_w_hh"].shape[1]
             self.H = H
@@ -65,29 +68,81 @@ class BiLstmCrf:
             self._w_lm = np.ascontiguousarray(self.w_ih[self._n_word : self._n_word + self.n_lm])
 
     def _char_features(self, ch: np.ndarray) -> np.ndarray:
-        """Max-pooled ReLU char-CNN features of (N, L) character ids -> (N, F)."""
-        p = self.p
-        ce = p["char_emb"][ch]  # (N, L, C)
-        N, L, C = ce.shape
-        k = self.k
-        z = np.zeros((N, k // 2, C), np.float32)
-        padded = np.concatenate([z, ce, z], axis=1)
-        win = np.concatenate([padded[:, j : j + L] for j in range(k)], axis=2)  # (N, L, kC)
-        conv = win @ self.conv_w + p["conv_b"]
-        conv = np.where((ch != PAD)[..., None], conv, -1e4)
-        return np.maximum(conv.max(axis=1), 0.0)
+        """Max-pooled ReLU char-CNN features of (N, L) character ids -> (N, F).
 
-    def _cached_char_features(self, keys: Sequence[str], uch: np.ndarray) -> np.ndarray:
-        """:meth:`_char_features` of distinct words, remembered across calls (bounded cache)."""
-        cache = self._cache
-        miss = [j for j, k in enumerate(keys) if k not in cache]
-        if miss:
-            new = self._char_features(uch[miss])
-            if len(cache) > 200_000:
-                cache.clear()
-            for j, row in zip(miss, new, strict=True):
-                cache[keys[j]] = row
-        return np.stack([cache[k] for k in keys]) if keys else self._char_features(uch)
+        The convolution is linear in the character embeddings, so each of its ``k`` taps is a
+        table of ``(characters + 1, F)`` (the embedding table times the tap's weights, a last
+        row of zeros for the positions beyond the word): a window's value is the sum of ``k``
+        table rows, no ``(N, L, kC)`` window array and no matrix product per character."""
+        taps = self._taps
+        if taps is None:
+            p = self.p
+            C = p["char_emb"].shape[1]
+            emb = np.concatenate([p["char_emb"], np.zeros((1, C), np.float32)])
+            taps = [np.ascontiguousarray(emb @ self.conv_w[j * C : (j + 1) * C]) for j in range(self.k)]
+            # the padding of a short word is no window's centre: its centre row sinks the
+            # window below every real one (as the mask to -1e4 did); as a neighbour it reads
+            # the padding's embedding, as in training
+            taps[self.k // 2][PAD] = -1e4
+            taps[self.k // 2] += p["conv_b"]  # the bias once per window
+            self._taps = taps
+        N, L = ch.shape
+        half = self.k // 2
+        beyond = len(taps[0]) - 1  # the row of zeros
+        chp = np.full((N, L + 2 * half), beyond, np.int64)
+        chp[:, half : half + L] = ch
+        out = np.empty((N, taps[0].shape[1]), np.float32)
+        for a in range(0, N, 256):  # in slices that stay in the cache
+            win = chp[a : a + 256]
+            conv = taps[half][win[:, half : half + L]]
+            for j in range(self.k):
+                if j != half:
+                    conv += taps[j][win[:, j : j + L]]
+            conv.max(axis=1, out=out[a : a + 256])
+        np.maximum(out, 0.0, out=out)
+        return out
+
+    #: distinct words whose input rows :meth:`_input_rows` remembers (8H float32 each: 3 KB at
+    #: H = 96, so at most about 120 MB); when full it starts again
+    STORE_WORDS = 40_000
+
+    def _input_rows(self, batch: Mapping) -> np.ndarray:
+        """``(U, 8H)`` float32: the context-free part of the LSTM's input projection of each
+        distinct word of a packed batch (``ukeys``, ``uw``, ``unp``, ``uch``, ``ucl``): its word
+        embeddings, character-CNN features and cluster embeddings times the input weights.
+
+        Remembered per word across batches (:attr:`STORE_WORDS` at most, in one preallocated
+        array): a word seen before costs a row copy, a new one its CNN and its projection.
+        The same numbers as projecting them all (each row is its own dot products)."""
+        keys = batch["ukeys"]
+        rows = self._rows
+        idx = np.fromiter(map(rows.get, keys, (-1,) * len(keys)), np.int64, len(keys))
+        miss = np.flatnonzero(idx < 0)
+        if len(miss):
+            if self._store is None or len(self._store) != self.STORE_WORDS:
+                self._store = np.empty((self.STORE_WORDS, self.w_ih.shape[1]), np.float32)
+                rows.clear()
+                miss = np.arange(len(keys))
+            if len(rows) + len(miss) > self.STORE_WORDS:
+                rows.clear()
+                miss = np.arange(len(keys))
+            if len(miss) > self.STORE_WORDS:  # a batch larger than the store: not remembered
+                return self._project(batch, miss)
+            first = len(rows)
+            at = np.arange(first, first + len(miss))
+            self._store[at] = self._project(batch, miss)
+            idx[miss] = at
+            for j, r in zip(miss.tolist(), at.tolist(), strict=True):
+                rows[keys[j]] = r
+        return self._store[idx]
+
+    def _project(self, batch: Mapping, which: np.ndarray) -> np.ndarray:
+        """:meth:`_input_rows` of the distinct words ``which`` of the batch, computed."""
+        p = self.p
+        xu = np.concatenate([p["word_emb"][batch["uw"][which]], p["word_emb"][batch["unp"][which]],
+                             self._char_features(batch["uch"][which]),
+                             *[p[f"cl{j}_emb"][batch["ucl"][which, j]] for j in range(3)]], axis=-1)
+        return xu @ self.w_ih[: self._n_word]
 
     def emissions(self, batch: Mapping[str, np.ndarray]) -> np.ndarray:
         p = self.p
@@ -96,10 +151,7 @@ class BiLstmCrf:
         H = self.H
         if "uch" in batch:
             # context-free part of the input once per distinct word, then per-token clues
-            xu = np.concatenate([p["word_emb"][batch["uw"]], p["word_emb"][batch["unp"]],
-                                 self._cached_char_features(batch["ukeys"], batch["uch"]),
-                                 *[p[f"cl{j}_emb"][batch["ucl"][:, j]] for j in range(3)]], axis=-1)
-            xi = (xu @ self.w_ih[: self._n_word])[batch["u"]]
+            xi = self._input_rows(batch)[batch["u"]]
             if self.n_lm:
                 xi += batch["lm"] @ self._w_lm
             xi += batch["fl"] @ self._w_fl
@@ -155,11 +207,8 @@ class BiLstmCrf:
         H, H4 = self.H, 4 * self.H
         lengths, offsets, steps = batch["lengths"], batch["offsets"], batch["steps"]
         N = int(lengths.sum())
-        xu = np.concatenate([p["word_emb"][batch["uw"]], p["word_emb"][batch["unp"]],
-                             self._cached_char_features(batch["ukeys"], batch["uch"]),
-                             *[p[f"cl{j}_emb"][batch["ucl"][:, j]] for j in range(3)]], axis=-1)
         nf = self._n_flags
-        xi = (xu @ self.w_ih[: self._n_word])[batch["u"]]
+        xi = self._input_rows(batch)[batch["u"]]
         fl = sp.csr_matrix((np.ones(len(batch["fl_indices"]), np.float32), batch["fl_indices"],
                             batch["fl_indptr"]), shape=(N, nf))
         xi += fl @ self._w_fl
@@ -242,9 +291,8 @@ class BiLstmCrf:
         for t in range(1, T):
             n = int(steps[t])
             cand = score[:n, :, None] + trans[None]
-            best = cand.argmax(axis=1)
-            score[:n] = np.take_along_axis(cand, best[:, None, :], axis=1)[:, 0] + e[t, :n]
-            back[t, :n] = best
+            back[t, :n] = cand.argmax(axis=1)
+            score[:n] = cand.max(axis=1) + e[t, :n]  # the value at the argmax
         tags = np.zeros((B, T), np.int64)
         cur = (score + end).argmax(axis=1)
         rows = np.arange(B)
@@ -256,7 +304,55 @@ class BiLstmCrf:
         paths = [tags[b, : int(lengths[b])].tolist() for b in range(B)]
         if not marginals:
             return paths, None
-        # forward-backward
+        mg = self._scaled_marginals(e, lengths, steps, tt, bb)
+        if mg is None:  # a scale fell to zero (or overflowed): the log-space recursions
+            mg = self._log_marginals(e, lengths, steps)
+        return paths, [mg[: int(lengths[b]), b] for b in range(B)]
+
+    def _scaled_marginals(self, e: np.ndarray, lengths: np.ndarray, steps: np.ndarray,
+                          tt: np.ndarray, bb: np.ndarray) -> np.ndarray | None:
+        """CRF marginals ``(T, B, K)`` float32 of time-major emissions ``e`` (zeros past each
+        sentence's end; ``tt``/``bb`` the live (step, sentence) pairs) by the scaled
+        forward-backward recursions in probability space (Rabiner 1989, section V.A): per step
+        one ``(n, K) @ (K, K)`` product with ``exp(trans)`` and a renormalisation, instead of a
+        log-sum-exp over ``(n, K, K)``. Emissions enter as ``exp(e - max_k e)``, so nothing
+        overflows; ``None`` if a scale is not a positive finite number (the caller then runs
+        :meth:`_log_marginals`). Equal to those up to float32 rounding (about 1e-6)."""
+        trans, start, end = self.p["trans"], self.p["start"], self.p["end"]
+        T, B, K = e.shape
+        A = np.exp(trans)
+        E = np.exp(e - e.max(axis=2, keepdims=True))
+        alpha = np.zeros((T, B, K), np.float32)
+        a0 = np.exp(start - start.max()) * E[0]
+        alpha[0] = a0 / a0.sum(axis=1, keepdims=True)
+        for t in range(1, T):
+            n = int(steps[t])
+            a = alpha[t - 1, :n] @ A
+            a *= E[t, :n]
+            a /= a.sum(axis=1, keepdims=True)
+            alpha[t, :n] = a
+        beta = np.zeros((T, B, K), np.float32)
+        beta[lengths - 1, np.arange(B)] = np.exp(end - end.max())
+        AT = np.ascontiguousarray(A.T)
+        for t in range(T - 2, -1, -1):
+            n = int(steps[t + 1])
+            b = (E[t + 1, :n] * beta[t + 1, :n]) @ AT
+            b /= b.sum(axis=1, keepdims=True)
+            beta[t, :n] = b
+        v = alpha[tt, bb] * beta[tt, bb]
+        tot = v.sum(axis=1, keepdims=True)
+        if not (np.isfinite(alpha).all() and np.isfinite(beta).all() and (tot > 0).all()):
+            return None
+        mg = np.zeros((T, B, K), np.float32)
+        mg[tt, bb] = v / tot
+        return mg
+
+    def _log_marginals(self, e: np.ndarray, lengths: np.ndarray, steps: np.ndarray) -> np.ndarray:
+        """CRF marginals ``(T, B, K)`` float32 of time-major emissions by the forward-backward
+        recursions in log space (what :meth:`marginals` computes, per step of a packed batch)."""
+        trans, start, end = self.p["trans"], self.p["start"], self.p["end"]
+        T, B, K = e.shape
+        rows = np.arange(B)
         alpha = np.zeros((T, B, K), np.float32)
         alpha[0] = start + e[0]
         for t in range(1, T):
@@ -269,7 +365,7 @@ class BiLstmCrf:
             beta[t, :n] = _logsumexp(trans[None] + (e[t + 1, :n] + beta[t + 1, :n])[:, None, :], axis=2)
         z = _logsumexp(alpha[lengths - 1, rows] + end, axis=1)
         mg = np.exp(alpha + beta - z[None, :, None])
-        return paths, [mg[: int(lengths[b]), b] for b in range(B)]
+        return mg
 
     def viterbi(self, em: np.ndarray, mask: np.ndarray) -> list[list[int]]:
         trans, start, end = self.p["trans"], self.p["start"], self.p["end"]

@@ -197,10 +197,13 @@ def pack_documents(feat: Featurizer, docs: Sequence[Sequence[Sequence[str]]], us
     allflags = np.concatenate(flag_parts)
     if len(allflags):
         width = max(width, int(allflags.max()) + 1)
-    pairs = np.unique(allrows * width + allflags)
+    # a (token, flag) bitmap: its nonzeros come out by token, then flag, each once (no sort
+    # of the pairs); N x width bytes (about 150 per token)
+    mark = np.zeros((N, width), bool)
+    mark[allrows, allflags] = True
+    rows_nz, fl_val = np.nonzero(mark)
     fl_ptr = np.zeros(N + 1, np.int64)
-    np.cumsum(np.bincount(pairs // width, minlength=N), out=fl_ptr[1:])
-    fl_val = pairs % width
+    np.cumsum(np.bincount(rows_nz, minlength=N), out=fl_ptr[1:])
 
     # ---- distinct normalised forms (what the network's word part reads)
     nindex: dict[str, int] = {}
