@@ -594,7 +594,6 @@ def link_places(text: str, entities: Iterable[Entity], gazetteer: PlaceGazetteer
             seen[k] = ent.text
     if not seen:
         return []
-    norm_ctx = normalize_name(text)
     resolved: dict[str, tuple[str, list[Candidate]]] = {}
     ccs: set[str] = set()
     for k, surface in seen.items():
@@ -603,7 +602,10 @@ def link_places(text: str, entities: Iterable[Entity], gazetteer: PlaceGazetteer
         if cands and len({c.country_code for c in cands}) == 1 and cands[0].country_code:
             ccs.add(cands[0].country_code)
     places: dict[str, Place] = {}
+    norm_ctx: str | None = None  # the normalized article, made once if a name is ambiguous
     for k, (key, cands) in resolved.items():
+        if len(cands) > 1 and norm_ctx is None:
+            norm_ctx = normalize_name(text)
         best = gaz.choose(cands, text, key, ccs, norm_ctx)
         if best is None:
             continue

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import scipy.sparse as sp
 
 from services.extract.ner.neural_features import PAD  # character id of padding
 
@@ -109,7 +110,8 @@ class BiLstmCrf:
     def _input_rows(self, batch: Mapping) -> np.ndarray:
         """``(U, 8H)`` float32: the context-free part of the LSTM's input projection of each
         distinct word of a packed batch (``ukeys``, ``uw``, ``unp``, ``uch``, ``ucl``): its word
-        embeddings, character-CNN features and cluster embeddings times the input weights.
+        embeddings, character-CNN features and cluster embeddings times the input weights, plus
+        the input bias.
 
         Remembered per word across batches (:attr:`STORE_WORDS` at most, in one preallocated
         array): a word seen before costs a row copy, a new one its CNN and its projection.
@@ -142,7 +144,9 @@ class BiLstmCrf:
         xu = np.concatenate([p["word_emb"][batch["uw"][which]], p["word_emb"][batch["unp"][which]],
                              self._char_features(batch["uch"][which]),
                              *[p[f"cl{j}_emb"][batch["ucl"][which, j]] for j in range(3)]], axis=-1)
-        return xu @ self.w_ih[: self._n_word]
+        rows = xu @ self.w_ih[: self._n_word]
+        rows += self.b_ih  # the input bias once per word, not once per token
+        return rows
 
     def emissions(self, batch: Mapping[str, np.ndarray]) -> np.ndarray:
         p = self.p
@@ -155,7 +159,6 @@ class BiLstmCrf:
             if self.n_lm:
                 xi += batch["lm"] @ self._w_lm
             xi += batch["fl"] @ self._w_fl
-            xi += self.b_ih
         else:
             chf = self._char_features(batch["ch"].reshape(B * T, -1)).reshape(B, T, -1)
             lm = [batch["lm"]] if self.n_lm else []
@@ -201,8 +204,6 @@ class BiLstmCrf:
         backward one token ``length - 1 - t``); the multi-hot clues enter as a sparse product,
         the character-LM features (``batch["lm"]`` (N, n_lm) float32, when the network reads
         them) as a dense one."""
-        import scipy.sparse as sp
-
         p = self.p
         H, H4 = self.H, 4 * self.H
         lengths, offsets, steps = batch["lengths"], batch["offsets"], batch["steps"]
@@ -214,7 +215,6 @@ class BiLstmCrf:
         xi += fl @ self._w_fl
         if self.n_lm:  # contextual string embeddings (N, n_lm), in the batch's token order
             xi += batch["lm"] @ self._w_lm
-        xi += self.b_ih
         # time-major token indices: step t covers the first steps[t] sentences
         T = len(steps)
         starts = np.zeros(T + 1, np.int64)
@@ -288,11 +288,13 @@ class BiLstmCrf:
         # Viterbi
         score = start + e[0]
         back = np.zeros((T, B, K), np.int64)
+        to_from = np.ascontiguousarray(trans.T)  # (to, from): the maximum over the last axis
         for t in range(1, T):
             n = int(steps[t])
-            cand = score[:n, :, None] + trans[None]
-            back[t, :n] = cand.argmax(axis=1)
-            score[:n] = cand.max(axis=1) + e[t, :n]  # the value at the argmax
+            cand = score[:n, None, :] + to_from[None]
+            best = cand.argmax(axis=2)
+            score[:n] = np.take_along_axis(cand, best[:, :, None], axis=2)[:, :, 0] + e[t, :n]
+            back[t, :n] = best
         tags = np.zeros((B, T), np.int64)
         cur = (score + end).argmax(axis=1)
         rows = np.arange(B)
