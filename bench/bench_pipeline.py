@@ -9,7 +9,8 @@ FILE defaults to ``../shared/data/news/ant-2k.jsonl`` (skips with a message when
 It prints, in order:
 
 1. the bare extract stage (``bench/bench_extract.py --limit N`` in a child process with BLAS on
-   one thread): articles per CPU-second and per second;
+   one thread): articles per CPU-second and per second, for a fresh worker and for one in its
+   steady state (``--warmup 2000``: 2,000 other articles first, untimed);
 2. end to end on an isolated pipeline (its own topics, groups and index; the five services and
    the search page as real processes): articles/s from the feed's start until all are indexed,
    and its ratio to the bare stage's articles per CPU-second;
@@ -77,12 +78,14 @@ ROOT = Path(__file__).resolve().parents[1]
 MEMORY_GOALS_MB = {"ingest": 300, "normalize": 300, "index": 300, "extract": 600}
 
 
-def bare_extract(path: Path, limit: int) -> dict[str, float]:
+def bare_extract(path: Path, limit: int, warmup: int = 0) -> dict[str, float]:
     """``bench/bench_extract.py`` on the first ``limit`` lines of ``path`` in a child process with
-    BLAS on one thread: ``{"articles/cpu-s": …, "articles/s": …}`` (empty when it skipped)."""
+    BLAS on one thread, after ``warmup`` other articles untimed (its ``--warmup``):
+    ``{"articles/cpu-s": …, "articles/s": …}`` (empty when it skipped)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     out = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_extract.py"), "--corpus", str(path),
-                          "--limit", str(limit)], env=env, capture_output=True, text=True, check=True).stdout
+                          "--limit", str(limit), "--warmup", str(warmup)],
+                         env=env, capture_output=True, text=True, check=True).stdout
     figures = {}
     for line in out.splitlines():
         name, _, value = line.rpartition(" ")
@@ -294,8 +297,14 @@ def main() -> int:
         else:
             bare = bare_extract(path, args.bare_limit) if args.bare_limit else {}
             if bare:
-                print(f"bare extract stage, one core (BLAS 1 thread, {args.bare_limit} articles): "
-                      f"{bare.get('articles/cpu-s', 0):.1f} articles/cpu-s, {bare.get('articles/s', 0):.1f} articles/s")
+                print(f"bare extract stage, one core (BLAS 1 thread, {args.bare_limit} articles), "
+                      f"a fresh worker: {bare.get('articles/cpu-s', 0):.1f} articles/cpu-s, "
+                      f"{bare.get('articles/s', 0):.1f} articles/s")
+                steady = bare_extract(path, args.bare_limit, warmup=2000)
+                if steady:
+                    print(f"bare extract stage, one core, after 2,000 other articles (steady state): "
+                          f"{steady.get('articles/cpu-s', 0):.1f} articles/cpu-s, "
+                          f"{steady.get('articles/s', 0):.1f} articles/s")
             run(path, args.extract_workers, assign=True, show=args.show_events, bare=bare,
                 latency_articles=args.latency_articles, rate=args.rate)
     return 0

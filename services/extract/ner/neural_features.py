@@ -184,6 +184,7 @@ class Featurizer:
         self._cl_cache: dict[str, tuple[int, int, int]] = {}
         self._cue_cache: dict[str, tuple[list[int], list[int]]] = {}
         self._gz_cache: dict[str, tuple[list[int], list[int], list[int]]] = {}
+        self._gz_row_cache: dict[str, tuple[int, int, int, int]] = {}  # neural_packed._gz_row
         self._tok_cache: dict[str, tuple] = {}
 
     def gz(self, tokens: Sequence[str]) -> list[list[str]]:

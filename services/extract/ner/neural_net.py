@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse import _sparsetools  # csr_matvecs: Y += A @ X in place
 
 from services.extract.ner.neural_features import PAD  # character id of padding
 
@@ -45,16 +46,22 @@ class BiLstmCrf:
         if "lstm_w_ih" in p:
             H = p["lstm_w_hh"].shape[1]
             self.H = H
-            # sigmoid(z) = (1 + tanh(z / 2)) / 2: halve the i, f, o rows so one tanh serves all gates
+            # gates reordered from PyTorch's i f g o to i f o g, so the three sigmoid gates are
+            # side by side; sigmoid(z) = (1 + tanh(z / 2)) / 2: halve the i, f, o rows so one
+            # tanh serves all gates
+            order = np.r_[0 : 2 * H, 3 * H : 4 * H, 2 * H : 3 * H]
             half = np.full(4 * H, 0.5, np.float32)
-            half[2 * H : 3 * H] = 1.0
-            self._half = half
-            w_ih = np.concatenate([p["lstm_w_ih"] * half[:, None], p["lstm_w_ih_r"] * half[:, None]])
+            half[3 * H :] = 1.0
+
+            def gates(w: np.ndarray) -> np.ndarray:
+                return w[order] * (half[:, None] if w.ndim == 2 else half)
+
+            w_ih = np.concatenate([gates(p["lstm_w_ih"]), gates(p["lstm_w_ih_r"])])
             self.w_ih = np.ascontiguousarray(w_ih.T)  # (D, 8H)
-            self.b_ih = np.concatenate([p["lstm_b"] * half, p["lstm_b_r"] * half])
+            self.b_ih = np.concatenate([gates(p["lstm_b"]), gates(p["lstm_b_r"])])
             whh = np.zeros((2 * H, 8 * H), np.float32)  # block-diagonal: both directions at once
-            whh[:H, : 4 * H] = (p["lstm_w_hh"] * half[:, None]).T
-            whh[H:, 4 * H :] = (p["lstm_w_hh_r"] * half[:, None]).T
+            whh[:H, : 4 * H] = gates(p["lstm_w_hh"]).T
+            whh[H:, 4 * H :] = gates(p["lstm_w_hh_r"]).T
             self.w_hh = whh
             self.whh_f = np.ascontiguousarray(whh[:H, : 4 * H])
             self.whh_b = np.ascontiguousarray(whh[H:, 4 * H :])
@@ -177,19 +184,19 @@ class BiLstmCrf:
             g[:, :H4] += xi[:, t, :H4]
             g[:, H4:] += xi[:, r, H4:]
             a = np.tanh(g, out=g)
-            # columns: [i f g o] forward, [i f g o] backward; sigmoid(z) = (1 + tanh(z/2)) / 2
+            # columns: [i f o g] forward, [i f o g] backward; sigmoid(z) = (1 + tanh(z/2)) / 2
             af, ab = a[:, :H4], a[:, H4:]
             cf = c[:, :H]
             cf *= 0.5 * (1 + af[:, H : 2 * H])
-            cf += 0.5 * (1 + af[:, :H]) * af[:, 2 * H : 3 * H]
+            cf += 0.5 * (1 + af[:, :H]) * af[:, 3 * H :]
             cb = c[:, H:]
             cb *= 0.5 * (1 + ab[:, H : 2 * H])
-            cb += 0.5 * (1 + ab[:, :H]) * ab[:, 2 * H : 3 * H]
+            cb += 0.5 * (1 + ab[:, :H]) * ab[:, 3 * H :]
             # right padding: forward states past the end are never read; the backward state
             # stays zero until the sentence's last token
             cb *= maskf[:, r]
-            h[:, :H] = 0.5 * (1 + af[:, 3 * H :]) * np.tanh(cf)
-            h[:, H:] = 0.5 * (1 + ab[:, 3 * H :]) * np.tanh(cb)
+            h[:, :H] = 0.5 * (1 + af[:, 2 * H : 3 * H]) * np.tanh(cf)
+            h[:, H:] = 0.5 * (1 + ab[:, 2 * H : 3 * H]) * np.tanh(cb)
             out[:, t, :H] = h[:, :H]
             out[:, r, H:] = h[:, H:]
         return out @ p["out_w"].T + p["out_b"]
@@ -209,10 +216,13 @@ class BiLstmCrf:
         lengths, offsets, steps = batch["lengths"], batch["offsets"], batch["steps"]
         N = int(lengths.sum())
         nf = self._n_flags
+        G = self.w_ih.shape[1]  # 8H
         xi = self._input_rows(batch)[batch["u"]]
         fl = sp.csr_matrix((np.ones(len(batch["fl_indices"]), np.float32), batch["fl_indices"],
                             batch["fl_indptr"]), shape=(N, nf))
-        xi += fl @ self._w_fl
+        # xi += fl @ w_fl, accumulated in place (what scipy's csr @ dense runs, into a new array)
+        _sparsetools.csr_matvecs(N, nf, G, fl.indptr, fl.indices, fl.data, self._w_fl.ravel(),
+                                 xi.ravel())
         if self.n_lm:  # contextual string embeddings (N, n_lm), in the batch's token order
             xi += batch["lm"] @ self._w_lm
         # time-major token indices: step t covers the first steps[t] sentences
@@ -223,14 +233,15 @@ class BiLstmCrf:
         t_of = np.repeat(np.arange(T), steps)
         idx_f = offsets[live] + t_of
         idx_b = offsets[live] + lengths[live] - 1 - t_of
+        # time-major inputs: row starts[t] + b holds sentence b's forward gates at token t and
+        # its backward gates at token length - 1 - t
         xf = xi[idx_f, :H4]
         xb = xi[idx_b, H4:]
         del xi, fl  # (N, 8H) float32: not read again (freed before the loop's own arrays)
         B = len(lengths)
         h = np.zeros((B, 2 * H), np.float32)
         c = np.zeros((B, 2 * H), np.float32)
-        of = np.empty((N, H), np.float32)
-        ob = np.empty((N, H), np.float32)
+        o = np.empty((N, 2 * H), np.float32)  # time-major states, both directions
         g = np.empty((B, 8 * H), np.float32)
         # both directions' gates side by side, seen as (n, direction, gate, H): each elementwise
         # step below is one numpy call for both directions (the same arithmetic per element)
@@ -246,25 +257,21 @@ class BiLstmCrf:
             gt[:, :H4] += xf[s : s + n]
             gt[:, H4:] += xb[s : s + n]
             np.tanh(gt, out=gt)
-            # sigmoid(z) = (1 + tanh(z/2)) / 2 (the i, f, o rows were halved); gates i f g o
+            # gates i f o g; sigmoid(z) = (1 + tanh(z/2)) / 2 (the i, f, o rows were halved)
             a4, cn, tn = g4[:n], c3[:n], tmp[:n]
-            np.add(a4[:, :, 1], 1, out=tn)
-            tn *= 0.5
-            cn *= tn
-            np.add(a4[:, :, 0], 1, out=tn)
-            tn *= 0.5
-            tn *= a4[:, :, 2]
+            sg = a4[:, :, :3]
+            sg += 1
+            sg *= 0.5
+            cn *= a4[:, :, 1]
+            np.multiply(a4[:, :, 0], a4[:, :, 3], out=tn)
             cn += tn
-            np.add(a4[:, :, 3], 1, out=tn)
-            tn *= 0.5
             hn = h3[:n]
             np.tanh(cn, out=hn)
-            hn *= tn
-            of[s : s + n] = h[:n, :H]
-            ob[s : s + n] = h[:n, H:]
+            hn *= a4[:, :, 2]
+            o[s : s + n] = h[:n]
         out = np.empty((N, 2 * H), np.float32)
-        out[idx_f, :H] = of
-        out[idx_b, H:] = ob
+        out[idx_f, :H] = o[:, :H]
+        out[idx_b, H:] = o[:, H:]
         return out @ p["out_w"].T + p["out_b"]
 
     def packed_decode(self, em: np.ndarray, lengths: np.ndarray, marginals: bool = True

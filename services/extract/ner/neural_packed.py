@@ -53,6 +53,21 @@ def _gather(indptr: np.ndarray, values: np.ndarray, which: np.ndarray, rows: np.
     return np.repeat(rows, lens), values[pos]
 
 
+def _gz_row(feat: Featurizer, g: str) -> tuple[int, int, int, int]:
+    """Of a gazetteer feature ``g`` (``gzB:LABEL:list`` …): the flag ids it gives the token, the
+    token before (``-1``) and the one after (``+1``), each -1 when the network has no such
+    flag, and its document-signal column (``g<LABEL>``, -1 when none); cached on ``feat``."""
+    cache = feat._gz_row_cache
+    hit = cache.get(g)
+    if hit is None:
+        own, before, after = feat._gz_ids(g)
+        hit = (own[0] if own else -1, before[0] if before else -1, after[0] if after else -1,
+               _SIG_COL.get("g" + g.split(":", 2)[1], -1))
+        if len(cache) < 500_000:
+            cache[g] = hit
+    return hit
+
+
 def length_groups(lengths: Sequence[int], pack_tokens: int) -> list[list[int]]:
     """Indices of sentences of ``lengths`` tokens, longest first (stable), cut into consecutive
     groups of at most ``pack_tokens`` tokens (a longer sentence is a group alone)."""
@@ -128,13 +143,14 @@ def pack_documents(feat: Featurizer, docs: Sequence[Sequence[Sequence[str]]], us
             for j, f in matches_from(sent_norms[si], pi, gaz, feat.gaz_max, heads):
                 g_rows.append(base + j)
                 g_feats.append(f)
-    gz_ids = [feat._gz_ids(g) for g in g_feats]
+    # per gazetteer feature: its flag on the token, on the one before and after, its signal column
+    g_table = np.array([_gz_row(feat, g) for g in g_feats], np.int64).reshape(-1, 4)
     g_rows_a = np.asarray(g_rows, np.int64)
 
     def gz_pairs(which: int, shift: int, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        has = np.fromiter((bool(x[which]) for x in gz_ids), bool, len(gz_ids))
-        ids = np.fromiter((x[which][0] for x in gz_ids if x[which]), np.int64, int(has.sum()))
+        has = g_table[:, which] >= 0
         rows = g_rows_a[has]
+        ids = g_table[has, which]
         ok = keep[rows]
         return rows[ok] + shift, ids[ok]
 
@@ -175,8 +191,7 @@ def pack_documents(feat: Featurizer, docs: Sequence[Sequence[Sequence[str]]], us
         S[:, _SIG_COL["pre"]] = t_pre[tid]
         S[after1] += nxt[tid[after1 - 1]]
         if g_feats:
-            col = np.fromiter((_SIG_COL.get("g" + g.split(":", 2)[1], -1) for g in g_feats),
-                              np.int64, len(g_feats))
+            col = g_table[:, 3]
             ok = col >= 0
             np.add.at(S, (g_rows_a[ok], col[ok]), 1)
         key_tok = t_key[tid]
