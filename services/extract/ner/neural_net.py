@@ -111,8 +111,8 @@ class BiLstmCrf:
         return out
 
     #: distinct words whose input rows :meth:`_input_rows` remembers (8H float32 each: 3 KB at
-    #: H = 96, so at most about 120 MB); when full it starts again
-    STORE_WORDS = 40_000
+    #: H = 96, so at most about 92 MB); when full it starts again
+    STORE_WORDS = 30_000
 
     def _input_rows(self, batch: Mapping) -> np.ndarray:
         """``(U, 8H)`` float32: the context-free part of the LSTM's input projection of each
