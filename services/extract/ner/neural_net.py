@@ -122,7 +122,8 @@ class BiLstmCrf:
 
         Remembered per word across batches (:attr:`STORE_WORDS` at most, in one preallocated
         array): a word seen before costs a row copy, a new one its CNN and its projection.
-        The same numbers as projecting them all (each row is its own dot products)."""
+        The numbers of projecting them all up to float32 rounding (BLAS may sum a row's dot
+        products in another order when it is projected among other rows)."""
         keys = batch["ukeys"]
         rows = self._rows
         idx = np.fromiter(map(rows.get, keys, (-1,) * len(keys)), np.int64, len(keys))
@@ -220,7 +221,9 @@ class BiLstmCrf:
         xi = self._input_rows(batch)[batch["u"]]
         fl = sp.csr_matrix((np.ones(len(batch["fl_indices"]), np.float32), batch["fl_indices"],
                             batch["fl_indptr"]), shape=(N, nf))
-        # xi += fl @ w_fl, accumulated in place (what scipy's csr @ dense runs, into a new array)
+        # xi += fl @ w_fl, accumulated in place (what scipy's csr @ dense runs, into a new array);
+        # ravel() must be a view for that: xi is a fresh C-contiguous array
+        assert xi.flags.c_contiguous
         _sparsetools.csr_matvecs(N, nf, G, fl.indptr, fl.indices, fl.data, self._w_fl.ravel(),
                                  xi.ravel())
         if self.n_lm:  # contextual string embeddings (N, n_lm), in the batch's token order
