@@ -21,6 +21,8 @@ instead of empty ones. Without it the figure is a worker's first articles after 
 from __future__ import annotations
 
 import argparse
+import gzip
+import json
 import sys
 import time
 from datetime import UTC, datetime
@@ -35,9 +37,6 @@ WARMUP_CORPUS = ROOT.parent / "shared" / "data" / "news" / "ant-20k.jsonl.gz"
 def warmup_lines(path: Path, n: int, exclude_ids: set) -> list[str]:
     """Up to ``n`` lines of the gzip JSONL ``path`` at positions 5, 15, 25, … whose ``id`` is not
     in ``exclude_ids`` (the timed articles)."""
-    import gzip
-    import json
-
     out: list[str] = []
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         for i, line in enumerate(fh):
@@ -90,8 +89,6 @@ def main() -> int:
         if not WARMUP_CORPUS.exists():
             print(f"skip: {WARMUP_CORPUS} not found (needed by --warmup)")
             return 0
-        import json
-
         ids = {json.loads(line).get("id") for line in lines}
         warm = [normalize_article(a) for line in warmup_lines(WARMUP_CORPUS, args.warmup, ids)
                 for a in process_raw(line.encode(), ingested_at=now)]

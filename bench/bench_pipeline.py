@@ -75,6 +75,7 @@ def show_events(pipe, n: int) -> None:
 
 
 ROOT = Path(__file__).resolve().parents[1]
+STEADY_WARMUP = 2000  # articles a worker has processed before the steady-state extract figure
 MEMORY_GOALS_MB = {"ingest": 300, "normalize": 300, "index": 300, "extract": 600}
 
 
@@ -300,9 +301,9 @@ def main() -> int:
                 print(f"bare extract stage, one core (BLAS 1 thread, {args.bare_limit} articles), "
                       f"a fresh worker: {bare.get('articles/cpu-s', 0):.1f} articles/cpu-s, "
                       f"{bare.get('articles/s', 0):.1f} articles/s")
-                steady = bare_extract(path, args.bare_limit, warmup=2000)
+                steady = bare_extract(path, args.bare_limit, warmup=STEADY_WARMUP)
                 if steady:
-                    print(f"bare extract stage, one core, after 2,000 other articles (steady state): "
+                    print(f"bare extract stage, one core, after {STEADY_WARMUP:,} other articles (steady state): "
                           f"{steady.get('articles/cpu-s', 0):.1f} articles/cpu-s, "
                           f"{steady.get('articles/s', 0):.1f} articles/s")
             run(path, args.extract_workers, assign=True, show=args.show_events, bare=bare,

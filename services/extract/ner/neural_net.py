@@ -59,12 +59,8 @@ class BiLstmCrf:
             w_ih = np.concatenate([gates(p["lstm_w_ih"]), gates(p["lstm_w_ih_r"])])
             self.w_ih = np.ascontiguousarray(w_ih.T)  # (D, 8H)
             self.b_ih = np.concatenate([gates(p["lstm_b"]), gates(p["lstm_b_r"])])
-            whh = np.zeros((2 * H, 8 * H), np.float32)  # block-diagonal: both directions at once
-            whh[:H, : 4 * H] = gates(p["lstm_w_hh"]).T
-            whh[H:, 4 * H :] = gates(p["lstm_w_hh_r"]).T
-            self.w_hh = whh
-            self.whh_f = np.ascontiguousarray(whh[:H, : 4 * H])
-            self.whh_b = np.ascontiguousarray(whh[H:, 4 * H :])
+            self.whh_f = np.ascontiguousarray(gates(p["lstm_w_hh"]).T)  # (H, 4H) forward
+            self.whh_b = np.ascontiguousarray(gates(p["lstm_w_hh_r"]).T)  # (H, 4H) backward
             k = p["conv_w"].shape[2]
             self.k = k
             self.conv_w = np.ascontiguousarray(p["conv_w"].transpose(2, 1, 0).reshape(-1, p["conv_w"].shape[0]))
@@ -120,7 +116,9 @@ class BiLstmCrf:
         embeddings, character-CNN features and cluster embeddings times the input weights, plus
         the input bias.
 
-        Remembered per word across batches (:attr:`STORE_WORDS` at most, in one preallocated
+        Every part is a function of the word's normalised form (the proclitic-free form and the
+        clusters are derived from it), so the form (``ukeys``) is the key. Remembered per word
+        across batches (:attr:`STORE_WORDS` at most, in one preallocated
         array): a word seen before costs a row copy, a new one its CNN and its projection.
         The numbers of projecting them all up to float32 rounding (BLAS may sum a row's dot
         products in another order when it is projected among other rows)."""
@@ -283,7 +281,8 @@ class BiLstmCrf:
         :meth:`packed_emissions`, ``lengths`` (B,) int64 non-increasing, each >= 1) and, with
         ``marginals``, its ``(length, K)`` float32 CRF marginals; sentences in the batch's order.
 
-        The recursions of :meth:`viterbi` and :meth:`marginals` (same numbers), time-major:
+        The recursions of :meth:`viterbi` (same paths) and of :meth:`marginals` (by
+        :meth:`_scaled_marginals`: the same up to float32 rounding), time-major:
         step ``t`` updates only the sentences still running (a prefix of the batch), and the
         back-pointers are followed for all sentences at once."""
         trans, start, end = self.p["trans"], self.p["start"], self.p["end"]
